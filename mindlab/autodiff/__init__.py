@@ -1,0 +1,1 @@
+"""Automatic differentiation: the PyNative tape (``tape``) and the gradient transforms (``grad``)."""

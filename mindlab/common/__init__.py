@@ -1,0 +1,1 @@
+"""Shared pieces: global seeding and parameter initializers."""

@@ -1,0 +1,1 @@
+"""Neural-network building blocks: Cell, layers, losses, optimizers."""

@@ -1,0 +1,99 @@
+"""Eager dispatch: apply a registered primitive to Tensors.
+
+``bind(prim, *tensors, **attrs)`` checks the inputs with the primitive's infer rule (cached per input signature,
+so a repeated call costs one dict lookup), runs the kernel for the context's device, casts the result to the
+inferred dtype when a kernel's numpy promotion differs, and records the application on the tape when a gradient
+transform is watching one of the inputs. Attribute values must be hashable (tuples, not lists).
+"""
+import numpy as np
+
+from .. import context as _context
+from .. import dtype as mdt
+from ..errors import MindlabError, where
+from ..tensor import Tensor, _wrap
+from ..autodiff.tape import STATE as _TAPE, record as _record
+from .abstract import AbstractTensor
+
+_ctx = _context._state
+_cache = {}
+_CACHE_MAX = 65536
+_ndarray = np.ndarray
+
+
+def describe(args):
+    return ", ".join(f"{a.dtype}{list(a.shape)}" if hasattr(a, "shape") else repr(a) for a in args)
+
+
+def _fail(prim, args, attrs, exc):
+    attr_txt = (" with " + ", ".join(f"{k}={v!r}" for k, v in attrs.items())) if attrs else ""
+    msg = f"{prim.name}: {exc}. Inputs: ({describe(args)}){attr_txt}.{where()}"
+    kind = TypeError if isinstance(exc, TypeError) else ValueError
+    return kind(msg)
+
+
+def infer(prim, args, attrs):
+    """The inferred output (AbstractTensor or tuple) of ``prim`` on Tensors ``args``; clear error on bad input."""
+    for a in args:
+        if not isinstance(a, Tensor):
+            raise TypeError(f"{prim.name}: every input must be a Tensor, got {type(a).__name__} ({a!r}).{where()}")
+    avals = [AbstractTensor(a._data.shape, mdt.from_np(a._data.dtype)) for a in args]
+    try:
+        return prim.infer(*avals, **attrs)
+    except (MindlabError, ValueError, TypeError) as exc:
+        raise _fail(prim, args, attrs, exc) from None
+
+
+def _signature(prim, args, attrs):
+    sig = [prim, tuple(attrs.items()) if attrs else None]
+    for a in args:
+        d = a._data
+        sig.append(d.shape)
+        sig.append(d.dtype)
+    return tuple(sig)
+
+
+def bind(prim, *args, **attrs):
+    """Apply ``prim`` to Tensors ``args`` with static ``attrs``; returns a Tensor (or a tuple for multi-output)."""
+    try:
+        key = _signature(prim, args, attrs)
+        out_np = _cache[key]
+    except KeyError:
+        out_np = _infer_for_cache(prim, args, attrs, key)
+    except (AttributeError, TypeError):   # a non-Tensor input, or an unhashable attribute value
+        infer(prim, args, attrs)
+        raise TypeError(f"{prim.name}: attribute values must be hashable, got "
+                        f"{ {k: type(v).__name__ for k, v in attrs.items()} }.{where()}") from None
+    try:
+        impl = prim.impl[_ctx["device_target"]]
+    except KeyError:
+        raise NotImplementedError(f"{prim.name}: no kernel for device_target={_ctx['device_target']!r}; "
+                                  f"available: {sorted(prim.impl)}.{where()}") from None
+    try:
+        out = impl(*[a._data for a in args], **attrs)
+    except MindlabError:
+        raise
+    except Exception as exc:   # a kernel failing on inputs its infer rule accepted: say where, never crash deep
+        raise RuntimeError(f"{prim.name}: kernel failed on inputs ({describe(args)}): "
+                           f"{type(exc).__name__}: {exc}.{where()}") from exc
+    if prim.outputs == 1:
+        if out.__class__ is not _ndarray or out.dtype is not out_np:
+            out = np.asarray(out, dtype=out_np)
+        res = _wrap(out)
+    else:
+        res = tuple(_wrap(o if (o.__class__ is _ndarray and o.dtype is d) else np.asarray(o, dtype=d))
+                    for o, d in zip(out, out_np))
+    if _TAPE.levels:
+        for a in args:
+            if a._node is not None:
+                _record(prim, args, attrs, res)
+                break
+    return res
+
+
+def _infer_for_cache(prim, args, attrs, key):
+    out = infer(prim, args, attrs)
+    out_np = tuple(o.dtype.np for o in out) if isinstance(out, tuple) else out.dtype.np
+    if len(_cache) >= _CACHE_MAX:
+        _cache.clear()
+    _cache[key] = out_np
+    return out_np

@@ -1,0 +1,9 @@
+"""``mindlab.ops.functional`` (MindSpore's ``F``): every op as a function, e.g. ``F.tensor_add(x, y)``."""
+from .prims import FAMILIES as _FAMILIES
+
+__all__ = []
+for _m in _FAMILIES:
+    for _name in _m.__all__:
+        globals()[_name] = getattr(_m, _name)
+        __all__.append(_name)
+del _m, _name

@@ -1,0 +1,3 @@
+"""nn_ops primitives."""
+__all__ = []
+__operations__ = []

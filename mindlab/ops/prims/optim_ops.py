@@ -1,0 +1,3 @@
+"""optim_ops primitives."""
+__all__ = []
+__operations__ = []

@@ -1,0 +1,86 @@
+"""The primitive registry: one entry per op holding all of its rules side by side.
+
+A ``Primitive`` is a tiny named object. Its rules:
+
+* ``infer(*avals, **attrs)`` -> AbstractTensor (or a tuple for multi-output ops). Raises ShapeError/DTypeError with
+  a short reason; the dispatcher adds the op name, the input shapes/dtypes and the user's source line.
+* ``impl[device](*arrays, **attrs)`` -> array(s). Device arrays in and out; no Tensor inside kernels.
+* ``bprop(inputs, out, dout, **attrs)`` -> one gradient per input (a Tensor, or None for "no gradient"). Written
+  with mindlab ops, so it is itself differentiable. ``NOT_DIFFERENTIABLE`` says so explicitly, with a reason.
+* ``cost(*avals, **attrs)`` -> Cost(flops, bytes) for the cost model and profiler.
+
+Adding an op is one ``defprim`` call beside its public function; nothing else in the tree changes.
+"""
+from dataclasses import dataclass
+
+REGISTRY = {}
+
+
+class _NotDifferentiable:
+    """Marks a primitive whose output has no gradient (comparisons, argmax, integer ops...)."""
+    __slots__ = ("reason",)
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def __repr__(self):
+        return f"NOT_DIFFERENTIABLE({self.reason!r})"
+
+
+def not_differentiable(reason):
+    return _NotDifferentiable(reason)
+
+
+@dataclass(frozen=True)
+class Cost:
+    flops: float
+    bytes: float
+
+    def __add__(self, other):
+        return Cost(self.flops + other.flops, self.bytes + other.bytes)
+
+
+class Primitive:
+    """One op and its rules. ``outputs`` > 1 for ops returning a tuple."""
+    __slots__ = ("name", "infer", "impl", "bprop", "cost", "outputs", "doc", "__weakref__")
+
+    def __init__(self, name, infer, impl, bprop, cost, outputs=1, doc=""):
+        self.name, self.infer, self.impl, self.bprop, self.cost = name, infer, impl, bprop, cost
+        self.outputs, self.doc = outputs, doc
+
+    @property
+    def differentiable(self):
+        return not isinstance(self.bprop, _NotDifferentiable)
+
+    def __repr__(self):
+        return f"Primitive({self.name})"
+
+
+def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc=""):
+    """Register a primitive with all its rules. ``cpu`` is the CPU kernel; other devices' kernels join ``impl``
+    under their device name from their backend's own entry point (``Primitive.impl["GPU"]`` etc.)."""
+    if name in REGISTRY:
+        raise ValueError(f"primitive {name!r} is already registered")
+    for rule, value in (("infer", infer), ("cpu", cpu), ("cost", cost)):
+        if not callable(value):
+            raise TypeError(f"primitive {name!r}: rule {rule} must be callable, got {value!r}")
+    if not (callable(bprop) or isinstance(bprop, _NotDifferentiable)):
+        raise TypeError(f"primitive {name!r}: bprop must be callable or not_differentiable(reason)")
+    p = Primitive(name, infer, {"CPU": cpu}, bprop, cost, outputs, doc)
+    REGISTRY[name] = p
+    return p
+
+
+# ---------------------------------------------------------------- shared cost rules
+def elementwise_cost(flops_per_element=1):
+    """Cost of an elementwise op: flops per output element, reading inputs and writing the output once."""
+    def cost(*avals, **attrs):
+        out_size = max((a.size for a in avals), default=0)
+        return Cost(flops_per_element * out_size, sum(a.nbytes for a in avals) + out_size * avals[0].dtype.np.itemsize)
+    return cost
+
+
+def memory_cost(*avals, **attrs):
+    """Cost of a data-movement op: no flops, each input read once and an output of the same bytes written."""
+    nbytes = sum(a.nbytes for a in avals)
+    return Cost(0, 2 * nbytes)
