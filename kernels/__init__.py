@@ -1,0 +1,1 @@
+"""Compute kernels by device, installed as ``mindlab.kernels`` (cpu: numba; cuda: numba-cuda; ascend: Da Vinci simulator)."""

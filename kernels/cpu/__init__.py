@@ -1,0 +1,1 @@
+"""CPU kernels: numba where numpy would make extra passes or Python loops."""
