@@ -17,7 +17,10 @@ def _to_array(data, dtype):
     elif isinstance(data, np.ndarray):
         arr = data
     elif isinstance(data, (numbers.Number, np.generic, list, tuple)):
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError:
+            arr = np.empty(0, dtype=object)
         if arr.dtype == object:
             raise TypeError(f"Tensor: cannot make a tensor from ragged or non-numeric data {data!r}")
         if arr.dtype == np.float64 and not isinstance(data, np.generic) and not (

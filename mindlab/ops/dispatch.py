@@ -55,7 +55,13 @@ def _signature(prim, args, attrs):
 def bind(prim, *args, **attrs):
     """Apply ``prim`` to Tensors ``args`` with static ``attrs``; returns a Tensor (or a tuple for multi-output)."""
     try:
-        key = _signature(prim, args, attrs)
+        if len(args) == 2 and not attrs:   # the hot case (binary elementwise) without building a list
+            d0, d1 = args[0]._data, args[1]._data
+            key = (prim, d0.shape, d0.dtype, d1.shape, d1.dtype)
+            datas = (d0, d1)
+        else:
+            key = _signature(prim, args, attrs)
+            datas = [a._data for a in args]
         out_np = _cache[key]
     except KeyError:
         out_np = _infer_for_cache(prim, args, attrs, key)
@@ -63,13 +69,12 @@ def bind(prim, *args, **attrs):
         infer(prim, args, attrs)
         raise TypeError(f"{prim.name}: attribute values must be hashable, got "
                         f"{ {k: type(v).__name__ for k, v in attrs.items()} }.{where()}") from None
-    try:
-        impl = prim.impl[_ctx["device_target"]]
-    except KeyError:
+    impl = prim.impl.get(_ctx["device_target"])
+    if impl is None:
         raise NotImplementedError(f"{prim.name}: no kernel for device_target={_ctx['device_target']!r}; "
-                                  f"available: {sorted(prim.impl)}.{where()}") from None
+                                  f"available: {sorted(prim.impl)}.{where()}")
     try:
-        out = impl(*[a._data for a in args], **attrs)
+        out = impl(*datas, **attrs)
     except MindlabError:
         raise
     except Exception as exc:   # a kernel failing on inputs its infer rule accepted: say where, never crash deep

@@ -1,0 +1,112 @@
+"""The gradient transforms' API: positions, weights, has_aux, GradOperation variants, sens, nesting, errors."""
+import numpy as np
+import pytest
+
+import mindlab as ms
+from mindlab import Tensor, Parameter, ParameterTuple, ops
+
+
+def f2(x, y):
+    return ops.sum(x * x * y)
+
+
+X = np.array([1.0, 2.0, 3.0])
+Y = np.array([0.5, -1.0, 2.0])
+
+
+def test_grad_positions():
+    x, y = Tensor(X), Tensor(Y)
+    np.testing.assert_allclose(ms.grad(f2)(x, y).asnumpy(), 2 * X * Y)
+    gx, gy = ms.grad(f2, grad_position=(0, 1))(x, y)
+    np.testing.assert_allclose(gx.asnumpy(), 2 * X * Y)
+    np.testing.assert_allclose(gy.asnumpy(), X * X)
+    np.testing.assert_allclose(ms.grad(f2, grad_position=1)(x, y).asnumpy(), X * X)
+
+
+def test_value_and_grad_with_weights():
+    w = Parameter(Tensor(np.array([1.0, -2.0, 0.5])), name="w")
+
+    def loss(x):
+        return ops.sum(x * w * w)
+    x = Tensor(X)
+    value, (gx, (gw,)) = ms.value_and_grad(loss, grad_position=0, weights=[w])(x)
+    np.testing.assert_allclose(value.asnumpy(), np.sum(X * w.asnumpy() ** 2))
+    np.testing.assert_allclose(gx.asnumpy(), w.asnumpy() ** 2)
+    np.testing.assert_allclose(gw.asnumpy(), 2 * X * w.asnumpy())
+    value, (gw,) = ms.value_and_grad(loss, grad_position=None, weights=ParameterTuple([w]))(x)
+    np.testing.assert_allclose(gw.asnumpy(), 2 * X * w.asnumpy())
+    assert w._node is None and value._node is None and gw._node is None
+
+
+def test_has_aux():
+    def f(x):
+        return ops.sum(x * x), x * 3
+    (g, aux) = ms.grad(f, has_aux=True)(Tensor(X))
+    np.testing.assert_allclose(g.asnumpy(), 2 * X)
+    np.testing.assert_allclose(aux[0].asnumpy(), 3 * X)
+    (loss, aux_v), g = ms.value_and_grad(f, has_aux=True)(Tensor(X))
+    np.testing.assert_allclose(loss.asnumpy(), np.sum(X * X))
+
+
+def test_non_scalar_output_uses_ones_sensitivity():
+    g = ms.grad(lambda x: x * x)(Tensor(X))
+    np.testing.assert_allclose(g.asnumpy(), 2 * X)
+
+
+def test_unused_input_gets_zeros():
+    g = ms.grad(lambda x, y: ops.sum(x), grad_position=1)(Tensor(X), Tensor(Y))
+    np.testing.assert_allclose(g.asnumpy(), np.zeros(3))
+
+
+def test_grad_operation_variants():
+    w = Parameter(Tensor(np.array([2.0, 3.0, 4.0])), name="w")
+
+    def net(x, y):
+        return x * y * w
+    x, y = Tensor(X), Tensor(Y)
+    g = ops.GradOperation()(net)(x, y)
+    np.testing.assert_allclose(g.asnumpy(), Y * w.asnumpy())
+    gx, gy = ops.GradOperation(get_all=True)(net)(x, y)
+    np.testing.assert_allclose(gy.asnumpy(), X * w.asnumpy())
+    (gw,) = ops.GradOperation(get_by_list=True)(net, ParameterTuple([w]))(x, y)
+    np.testing.assert_allclose(gw.asnumpy(), X * Y)
+    (gx, gy), (gw,) = ops.GradOperation(get_all=True, get_by_list=True)(net, [w])(x, y)
+    np.testing.assert_allclose(gx.asnumpy(), Y * w.asnumpy())
+    sens = Tensor(np.array([1.0, 10.0, 100.0]))
+    g = ops.GradOperation(sens_param=True)(net)(x, y, sens)
+    np.testing.assert_allclose(g.asnumpy(), Y * w.asnumpy() * sens.asnumpy())
+
+
+def test_grad_of_grad():
+    # d²/dx² sum(x³) = 6x ; third order: 6
+    f = lambda x: ops.sum(x * x * x)
+    g2 = ms.grad(lambda x: ops.sum(ms.grad(f)(x)))(Tensor(X))
+    np.testing.assert_allclose(g2.asnumpy(), 6 * X)
+    g3 = ms.grad(lambda x: ops.sum(ms.grad(lambda z: ops.sum(ms.grad(f)(z)))(x)))(Tensor(X))
+    np.testing.assert_allclose(g3.asnumpy(), 6 * np.ones(3))
+
+
+def test_nested_grad_over_the_same_weight():
+    w = Parameter(Tensor(np.array([1.5, -0.5])), name="w")
+    inner = ms.grad(lambda: ops.sum(w * w * w), grad_position=None, weights=[w])
+
+    def outer():
+        (gw,) = inner()
+        return ops.sum(gw)
+    (ggw,) = ms.grad(outer, grad_position=None, weights=[w])()
+    np.testing.assert_allclose(ggw.asnumpy(), 6 * w.asnumpy())
+    assert w._node is None
+
+
+def test_errors_are_clear():
+    with pytest.raises(ValueError, match="grad_position"):
+        ms.grad(f2, grad_position=3)(Tensor(X), Tensor(Y))
+    with pytest.raises(TypeError, match="not a Tensor"):
+        ms.grad(lambda x: x * 2)(3.0)
+    with pytest.raises(TypeError, match="Parameters"):
+        ms.grad(f2, weights=[Tensor(X)])
+    with pytest.raises(ValueError, match="both be None"):
+        ms.value_and_grad(f2, grad_position=None)
+    with pytest.raises(ValueError) as err:
+        ms.grad(lambda x: ops.sum(x + Tensor(np.ones(4))))(Tensor(X))
+    assert "add" in str(err.value) and "test_grad.py:" in str(err.value)
