@@ -30,7 +30,11 @@ def user_frame(depth=1):
 
 
 def where():
-    """' at FILE:LINE: SOURCE' for the user's calling line ('' when none can be found)."""
+    """' at FILE:LINE: SOURCE' for the user's calling line ('' when none can be found). While a graph is being
+    compiled, the line is the one in the user's function being compiled, not the caller of the compiler."""
+    if _SOURCE_STACK:
+        s = _SOURCE_STACK[-1]
+        return f"\n  at {s.file}:{s.line}: {s.text}"
     fr = user_frame(2)
     if fr is None:
         return ""
@@ -48,3 +52,27 @@ class ShapeError(MindlabError, ValueError):
 
 class DTypeError(MindlabError, TypeError):
     """Dtypes that an op cannot accept (a TypeError)."""
+
+
+class GraphModeSyntaxError(MindlabError, SyntaxError):
+    """Python that GRAPH_MODE cannot compile: names the construct, quotes the line, suggests the fix."""
+
+    def __init__(self, message, source=None):
+        loc = f"\n  at {source.file}:{source.line}: {source.text}" if source is not None else ""
+        super().__init__(message + loc)
+        self.source = source
+
+
+_SOURCE_STACK = []   # while compiling a graph: the user's line being compiled (innermost last)
+
+
+def push_source(info):
+    _SOURCE_STACK.append(info)
+
+
+def pop_source():
+    _SOURCE_STACK.pop()
+
+
+def current_source():
+    return _SOURCE_STACK[-1] if _SOURCE_STACK else None

@@ -108,6 +108,75 @@ def _pack(single, pos_grads, weight_grads, positions, weights):
     return pg, tuple(weight_grads)
 
 
+class GradFunction:
+    """What a gradient transform returns: call it with the function's inputs.
+
+    In PYNATIVE_MODE it runs the function on the tape; in GRAPH_MODE (or inside compiled code) it compiles the
+    function to a graph and differentiates the graph by source transformation (``autodiff.graph_grad``)."""
+
+    def __init__(self, fn, style, grad_position=0, weights=None, has_aux=False, sens_param=False,
+                 get_all=False, get_by_list=False):
+        self.fn, self.style, self.grad_position = fn, style, grad_position
+        self.weights, self.has_aux, self.sens_param = weights, has_aux, sens_param
+        self.get_all, self.get_by_list = get_all, get_by_list
+        self.graph_cache = {}
+        self.__wrapped__ = fn
+
+    @property
+    def __mindlab_grad__(self):
+        return self
+
+    def resolve(self, args):
+        """(args without sens, positions to differentiate, whether a single gradient is returned, sens)."""
+        sens = None
+        if self.sens_param:
+            if not args:
+                raise ValueError(f"GradOperation(sens_param=True): the last argument must be the "
+                                 f"sensitivity.{where()}")
+            args, sens = tuple(args[:-1]), args[-1]
+        if self.style == "gradop":
+            if self.get_all:
+                positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+            elif self.get_by_list:
+                positions = ()
+            else:
+                if not args:
+                    raise ValueError(f"GradOperation: the function has no input to differentiate.{where()}")
+                positions = (0,)
+            return tuple(args), positions, False, sens
+        pos = _as_positions(self.grad_position, len(args))
+        single, positions = pos if pos is not None else (False, ())
+        for p in positions:
+            if not isinstance(args[p], Tensor):
+                raise TypeError(f"grad: argument {p} is a {type(args[p]).__name__}, not a Tensor, so it has no "
+                                f"gradient; leave it out of grad_position.{where()}")
+        return tuple(args), positions, single, sens
+
+    def package(self, value, pg, wg, single):
+        if self.style == "gradop":
+            if self.get_all and self.get_by_list:
+                return tuple(pg), tuple(wg)
+            if self.get_by_list:
+                return tuple(wg)
+            return tuple(pg) if self.get_all else pg[0]
+        positions = None if self.grad_position is None else True
+        grads = _pack(single, pg, wg, positions, self.weights)
+        if self.style == "value_and_grad":
+            return value, grads
+        return (grads, value[1:]) if self.has_aux else grads
+
+    def __call__(self, *args):
+        from .. import context
+        from ..ir.builder import _stack
+        args, positions, single, sens = self.resolve(args)
+        if context.get_context("mode") == context.GRAPH_MODE and not _stack:
+            from .graph_grad import run_graph_grad
+            value, pg, wg = run_graph_grad(self, args, positions, sens)
+        else:
+            value, pg, wg = _run(self.fn, args, positions, self.weights or (), self.has_aux, sens)
+        return self.package(value, pg, wg, single)
+
+
 def value_and_grad(fn, grad_position=0, weights=None, has_aux=False):
     """A function returning ``(fn(*args), gradients)``.
 
@@ -119,26 +188,16 @@ def value_and_grad(fn, grad_position=0, weights=None, has_aux=False):
     wts = _as_weights(weights)
     if grad_position is None and wts is None:
         raise ValueError(f"value_and_grad: grad_position and weights cannot both be None.{where()}")
-
-    def wrapper(*args):
-        pos = _as_positions(grad_position, len(args))
-        single, positions = pos if pos is not None else (False, ())
-        value, pg, wg = _run(fn, args, positions, wts or (), has_aux)
-        return value, _pack(single, pg, wg, None if pos is None else positions, wts)
-    wrapper.__wrapped__ = fn
-    return wrapper
+    return GradFunction(fn, "value_and_grad", grad_position, wts, has_aux)
 
 
 def grad(fn, grad_position=0, weights=None, has_aux=False):
     """A function returning the gradients of ``fn`` (see ``value_and_grad`` for the arguments). With
     ``has_aux=True`` it returns ``(gradients, aux)``."""
-    vg = value_and_grad(fn, grad_position, weights, has_aux)
-
-    def wrapper(*args):
-        value, grads = vg(*args)
-        return (grads, value[1:]) if has_aux else grads
-    wrapper.__wrapped__ = fn
-    return wrapper
+    wts = _as_weights(weights)
+    if grad_position is None and wts is None:
+        raise ValueError(f"grad: grad_position and weights cannot both be None.{where()}")
+    return GradFunction(fn, "grad", grad_position, wts, has_aux)
 
 
 class GradOperation:
@@ -155,27 +214,5 @@ class GradOperation:
     def __call__(self, fn, weights=None):
         if self.get_by_list and weights is None:
             raise ValueError(f"GradOperation(get_by_list=True) needs weights: grad_op(net, weights).{where()}")
-        wts = _as_weights(weights) if self.get_by_list else ()
-
-        def wrapper(*args):
-            sens = None
-            if self.sens_param:
-                if not args:
-                    raise ValueError(f"GradOperation(sens_param=True): the last argument must be the "
-                                     f"sensitivity.{where()}")
-                args, sens = args[:-1], args[-1]
-            if self.get_all:
-                positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
-            elif self.get_by_list:
-                positions = ()
-            else:
-                if not args:
-                    raise ValueError(f"GradOperation: the function has no input to differentiate.{where()}")
-                positions = (0,)
-            _, pg, wg = _run(fn, args, positions, wts, False, sens)
-            if self.get_all and self.get_by_list:
-                return tuple(pg), tuple(wg)
-            if self.get_by_list:
-                return tuple(wg)
-            return tuple(pg) if self.get_all else pg[0]
-        return wrapper
+        wts = _as_weights(weights) if self.get_by_list else None
+        return GradFunction(fn, "gradop", None, wts, False, self.sens_param, self.get_all, self.get_by_list)

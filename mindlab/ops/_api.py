@@ -12,13 +12,14 @@ def scalar_tensor(value, like=None):
     """A 0-d Tensor for a Python scalar. Beside a tensor ``like`` the scalar is weakly typed: it takes ``like``'s
     dtype, except a float beside an integer/bool tensor, which becomes float32 (MindSpore's rule)."""
     if like is not None:
-        kind = like._data.dtype.kind
+        like_dt = like.dtype.np   # (a property: works for symbolic tensors too)
+        kind = like_dt.kind
         if isinstance(value, (bool, np.bool_)):
-            dt = like._data.dtype
+            dt = like_dt
         elif isinstance(value, (int, np.integer)):
-            dt = like._data.dtype if kind != "b" else np.dtype(np.int64)
+            dt = like_dt if kind != "b" else np.dtype(np.int64)
         elif isinstance(value, (float, np.floating)):
-            dt = like._data.dtype if kind == "f" else np.dtype(np.float32)
+            dt = like_dt if kind == "f" else np.dtype(np.float32)
         else:
             raise TypeError(f"expected a Tensor or a number, got {type(value).__name__}.{where()}")
         return _wrap(np.asarray(value, dtype=dt))

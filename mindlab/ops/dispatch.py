@@ -13,6 +13,7 @@ from ..errors import MindlabError, where
 from ..tensor import Tensor, _wrap
 from ..autodiff.tape import STATE as _TAPE, record as _record
 from .abstract import AbstractTensor
+from ..ir.builder import Symbol as _Symbol, graph_bind as _graph_bind
 
 _ctx = _context._state
 _cache = {}
@@ -65,7 +66,10 @@ def bind(prim, *args, **attrs):
         out_np = _cache[key]
     except KeyError:
         out_np = _infer_for_cache(prim, args, attrs, key)
-    except (AttributeError, TypeError):   # a non-Tensor input, or an unhashable attribute value
+    except (AttributeError, TypeError):   # a symbolic input, a non-Tensor input, or an unhashable attribute
+        for a in args:
+            if a.__class__ is _Symbol:        # building a graph: add a node instead of running a kernel
+                return _graph_bind(prim, args, attrs)
         infer(prim, args, attrs)
         raise TypeError(f"{prim.name}: attribute values must be hashable, got "
                         f"{ {k: type(v).__name__ for k, v in attrs.items()} }.{where()}") from None

@@ -1,0 +1,1 @@
+"""Python source -> graph IR (``parser``), and ``jit``, which compiles and caches per input signature."""

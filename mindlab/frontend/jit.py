@@ -1,0 +1,102 @@
+"""``mindlab.jit``: compile a function (or a Cell's construct) to a graph once per input signature and run the
+compiled program. The compile cache is keyed by (function, self object, input signature); ``cache_info()`` counts
+hits and misses."""
+import functools
+
+import numpy as np
+
+from .. import context as _context
+from ..tensor import Tensor, Parameter, _wrap
+from .parser import Compiler, flatten
+
+
+def signature(args, kwargs):
+    """Hashable description of a call: tensors by shape/dtype, Parameters by identity, the rest by value."""
+    def key(v):
+        if isinstance(v, Parameter):
+            return ("P", id(v))
+        if isinstance(v, Tensor):
+            return ("T", v.shape, v.dtype.name)
+        if isinstance(v, (tuple, list)):
+            return (type(v).__name__,) + tuple(key(x) for x in v)
+        if isinstance(v, dict):
+            return ("dict",) + tuple((k, key(x)) for k, x in sorted(v.items()))
+        try:
+            hash(v)
+            return ("S", type(v).__name__, v)
+        except TypeError:
+            return ("id", id(v))
+    return tuple(key(a) for a in args) + tuple((k, key(v)) for k, v in sorted(kwargs.items()))
+
+
+class Compiled:
+    """One specialization: the graph as parsed, the optimized graph, the program, and how to call it."""
+
+    def __init__(self, name, build):
+        from ..passes.pipeline import optimize
+        from ..runtime.executor import Program
+        compiler = Compiler(name)
+        self.graph, self.leaves, self.rebuild = build(compiler)
+        self.optimized, self.pass_log = optimize(self.graph)
+        self.program = Program(self.optimized)
+        self.weights = [p.default for p in self.optimized.params]
+
+    def run(self, args, kwargs):
+        arrays = []
+        tensors = iter(_tensor_args(args, kwargs))
+        for w in self.weights:
+            arrays.append(w._data if w is not None else next(tensors)._data)
+        outs = self.program(*arrays)
+        it = iter(_wrap(o) for o in outs)
+        return self.rebuild([next(it) if isinstance(leaf, Tensor) else leaf for leaf in self.leaves])
+
+
+def _tensor_args(args, kwargs):
+    leaves = flatten([list(args), dict(sorted(kwargs.items()))])[0]
+    return [l for l in leaves if isinstance(l, Tensor) and not isinstance(l, Parameter)]
+
+
+class JitFunction:
+    """A function compiled on first call per input signature (``mindlab.jit``)."""
+
+    def __init__(self, fn, self_obj=None):
+        self.fn, self.self_obj = fn, self_obj
+        self.cache = {}
+        self.hits = self.misses = 0
+        functools.update_wrapper(self, fn)
+
+    def compiled(self, *args, **kwargs):
+        key = (signature(args, kwargs), _context.get_context("device_target"),
+               getattr(self.self_obj, "training", None))
+        entry = self.cache.get(key)
+        if entry is None:
+            self.misses += 1
+            entry = Compiled(self.fn.__name__, lambda c: c.compile(self.fn, args, kwargs, self.self_obj))
+            self.cache[key] = entry
+        else:
+            self.hits += 1
+        return entry
+
+    def __call__(self, *args, **kwargs):
+        return self.compiled(*args, **kwargs).run(args, kwargs)
+
+    def cache_info(self):
+        return {"hits": self.hits, "misses": self.misses, "size": len(self.cache)}
+
+    def __get__(self, obj, objtype=None):   # @jit on a method: bind per instance
+        if obj is None:
+            return self
+        bound = obj.__dict__.get(f"__jit_{self.fn.__name__}")
+        if bound is None:
+            bound = JitFunction(self.fn, obj)
+            obj.__dict__[f"__jit_{self.fn.__name__}"] = bound
+        return bound
+
+
+def jit(fn=None, **options):
+    """Compile ``fn`` to a graph (GRAPH_MODE semantics) on first call for each input signature.
+
+    Usable as ``@mindlab.jit``, ``@mindlab.jit()`` or ``mindlab.jit(fn)``."""
+    if fn is None:
+        return lambda f: JitFunction(f)
+    return JitFunction(fn)

@@ -1,0 +1,1013 @@
+"""Python source -> graph IR, for ``@jit`` functions and ``Cell.construct``.
+
+The parser is a staged interpreter over the function's ``ast``. Every expression evaluates either to a *static*
+Python value (ints, shapes, Cells, ops, tuples...) — computed right away, so static ``if``s fold and static
+``for`` loops unroll — or to a ``Symbol``, a tensor that lives in the graph being built. Calls into mindlab's own
+op functions simply run with Symbols (``bind`` adds nodes); user code (functions, methods, ``construct`` of
+nested Cells) is parsed from its source and inlined. ``if`` on a tensor becomes an ``if`` node with a graph per
+branch; ``while`` on a tensor becomes a ``while`` node with a condition graph and a body graph (not unrolled).
+
+Anything else raises ``GraphModeSyntaxError`` naming the construct, quoting the user's file:line, and saying
+what to do instead.
+"""
+import ast
+import builtins
+import inspect
+import textwrap
+import types
+
+import numpy as np
+
+from .. import dtype as mdt
+from ..errors import GraphModeSyntaxError, MindlabError, push_source, pop_source, current_source
+from ..ir.anf import Graph, SourceInfo, AbstractTuple, IF, WHILE, PRINT, MAKE_TUPLE
+from ..ir.builder import Symbol, building, current_graph, to_node, wrap_node, make_tuple
+from ..ops.abstract import AbstractTensor
+from ..tensor import Tensor, Parameter
+
+_MINDLAB_PREFIX = __name__.split(".")[0] + "."
+_MAX_UNROLL = 10000
+
+# ---------------------------------------------------------------------------------------------- source access
+
+
+class ParsedFunction:
+    """A function's AST with its file and line offset, parsed once per code object."""
+    _cache = {}
+
+    def __init__(self, fn):
+        code = fn.__code__
+        try:
+            lines, first = inspect.getsourcelines(fn)
+            self.file = inspect.getsourcefile(fn) or code.co_filename
+        except (OSError, TypeError):
+            raise GraphModeSyntaxError(
+                f"GRAPH_MODE needs the source of {fn.__qualname__!r} to compile it, and Python cannot find it "
+                f"(defined in an interactive prompt or exec?). Define it in a file or notebook cell, or use "
+                f"PYNATIVE_MODE.") from None
+        src = textwrap.dedent("".join(lines))
+        tree = ast.parse(src)
+        node = tree.body[0]
+        if not isinstance(node, (ast.FunctionDef, ast.Lambda)):
+            if isinstance(node, ast.Expr) or isinstance(node, ast.Assign):
+                lam = [n for n in ast.walk(node) if isinstance(n, ast.Lambda)]
+                if not lam:
+                    raise GraphModeSyntaxError(f"cannot find the definition of {fn.__qualname__!r}")
+                node = lam[0]
+            else:
+                raise GraphModeSyntaxError(f"cannot find the definition of {fn.__qualname__!r}")
+        self.node = node
+        self.offset = first - 1
+        self.lines = src.splitlines()
+        self.name = fn.__name__
+
+    @classmethod
+    def of(cls, fn):
+        key = fn.__code__
+        if key not in cls._cache:
+            cls._cache[key] = cls(fn)
+        return cls._cache[key]
+
+    def source(self, node):
+        line = getattr(node, "lineno", 1)
+        text = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
+        return SourceInfo(self.file, line + self.offset, text, self.name)
+
+
+# ---------------------------------------------------------------------------------------------- control signals
+
+
+class _Return:
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+class _Break:
+    pass
+
+
+class _Continue:
+    pass
+
+
+BREAK, CONTINUE = _Break(), _Continue()
+
+
+class LocalFunction:
+    """A ``def`` or ``lambda`` inside compiled code: a closure over the defining frame's variables."""
+
+    def __init__(self, node, frame):
+        self.node, self.frame = node, frame
+        self.__name__ = getattr(node, "name", "<lambda>")
+
+
+class Frame:
+    """One function activation being compiled: its variables, globals, closure cells and source."""
+
+    def __init__(self, parsed, globals_, closure=None, parent=None):
+        self.parsed, self.globals, self.closure, self.parent = parsed, globals_, closure or {}, parent
+        self.env = {}
+
+    def lookup(self, name, node):
+        f = self
+        while f is not None:
+            if name in f.env:
+                return f.env[name]
+            f = f.parent
+        if name in self.closure:
+            return self.closure[name]
+        if name in self.globals:
+            return self.globals[name]
+        if hasattr(builtins, name):
+            return getattr(builtins, name)
+        raise GraphModeSyntaxError(f"name {name!r} is not defined", self.parsed.source(node))
+
+
+# ---------------------------------------------------------------------------------------------- value trees
+
+
+def flatten(value):
+    """(leaves, rebuild) for nested tuples/lists/dicts of values."""
+    if isinstance(value, (tuple, list)):
+        parts = [flatten(v) for v in value]
+        leaves = [l for p in parts for l in p[0]]
+        sizes = [len(p[0]) for p in parts]
+        kind = type(value)
+
+        def rebuild(ls):
+            out, i = [], 0
+            for (_, rb), n in zip(parts, sizes):
+                out.append(rb(ls[i:i + n]))
+                i += n
+            return kind(out) if kind in (tuple, list) else kind(*out)
+        return leaves, rebuild
+    if isinstance(value, dict):
+        keys = list(value)
+        leaves, rb = flatten([value[k] for k in keys])
+        return leaves, lambda ls: dict(zip(keys, rb(ls)))
+    return [value], lambda ls: ls[0]
+
+
+def is_tensor(v):
+    return isinstance(v, Tensor)
+
+
+# ---------------------------------------------------------------------------------------------- the compiler
+
+
+class Compiler:
+    """Compiles one top-level function (or construct) into a Graph. Weights become graph Params with defaults."""
+
+    def __init__(self, name):
+        self.graph = Graph(name)
+        self.weights = {}          # id(Parameter) -> Symbol of its Param in the top graph
+        self.cf_depth = 0          # > 0 inside a tensor if/while subgraph
+        self.local_lists = [set()]  # ids of lists created at each control-flow depth
+
+    # ---------------------------------------------------------------- entry
+    def compile(self, fn, args, kwargs=None, self_obj=None):
+        """Build the graph of ``fn(*args, **kwargs)``; Tensors among args become graph inputs. Returns
+        (graph, output leaves, rebuild) where ``rebuild(leaves)`` restores the output's structure."""
+        parsed = ParsedFunction.of(fn)
+        self.graph.source = parsed.source(parsed.node)
+
+        def body(*sym_args, **sym_kwargs):
+            bound = [self_obj] + list(sym_args) if self_obj is not None else list(sym_args)
+            return self.call_parsed(fn, parsed, bound, sym_kwargs)
+        return self.compile_body(body, args, kwargs)
+
+    def compile_body(self, body, args, kwargs=None):
+        """Like ``compile`` for a Python callable run directly on the symbolic inputs (mindlab's own code)."""
+        kwargs = kwargs or {}
+        self.arg_params = []      # (graph Param, the value it stands for), in parameter order
+        with building(self.graph):
+            sym_args = [self._input(a, f"arg{i}") for i, a in enumerate(args)]
+            sym_kwargs = {k: self._input(v, k) for k, v in sorted(kwargs.items())}
+            result = body(*sym_args, **sym_kwargs)
+            leaves, rebuild = flatten(result)
+            self.graph.output = make_tuple([leaf for leaf in leaves if isinstance(leaf, Tensor)])
+        self.inputs = sym_args
+        return self.graph, leaves, rebuild
+
+    def _input(self, value, name):
+        if isinstance(value, Parameter):
+            return self.weight(value)
+        if isinstance(value, Tensor):
+            sym = Symbol(self.graph.add_param(name, AbstractTensor(value.shape, value.dtype)))
+            self.arg_params.append((sym.node, value))
+            return sym
+        if isinstance(value, (tuple, list)):
+            return type(value)(self._input(v, f"{name}_{i}") for i, v in enumerate(value))
+        return value
+
+    def weight(self, p):
+        """The Symbol standing for Parameter ``p`` (a graph Param with ``p`` as default)."""
+        sym = self.weights.get(id(p))
+        if sym is None:
+            with building(self.graph):
+                name = p.name if p.name != "Parameter" else f"param{len(self.weights)}"
+                sym = Symbol(self.graph.add_param(name, AbstractTensor(p.shape, p.dtype), default=p))
+            self.weights[id(p)] = sym
+        return sym
+
+    def lift(self, value):
+        """Parameters met anywhere become their graph Params."""
+        if isinstance(value, Parameter):
+            return self.weight(value)
+        return value
+
+    # ---------------------------------------------------------------- calls
+    def call_parsed(self, fn, parsed, args, kwargs, closure_frame=None):
+        node = parsed.node
+        closure = {}
+        if getattr(fn, "__closure__", None):
+            closure = {n: self.lift(c.cell_contents) for n, c in zip(fn.__code__.co_freevars, fn.__closure__)}
+        frame = Frame(parsed, fn.__globals__ if hasattr(fn, "__globals__") else {}, closure, closure_frame)
+        self._bind_args(frame, node.args, args, kwargs, getattr(fn, "__defaults__", None) or (),
+                        getattr(fn, "__kwdefaults__", None) or {}, fn.__name__)
+        if isinstance(node, ast.Lambda):
+            with self._at(frame, node):
+                return self.eval(node.body, frame)
+        sig = self.exec_block(node.body, frame)
+        return sig.value if isinstance(sig, _Return) else None
+
+    def _bind_args(self, frame, a, args, kwargs, defaults, kwdefaults, fname):
+        names = [x.arg for x in a.posonlyargs + a.args]
+        if len(args) > len(names) and a.vararg is None:
+            raise GraphModeSyntaxError(f"{fname}() takes {len(names)} positional arguments but {len(args)} "
+                                       f"were given", current_source())
+        for n, v in zip(names, args):
+            frame.env[n] = v
+        if a.vararg is not None:
+            frame.env[a.vararg.arg] = tuple(args[len(names):])
+        kw = dict(kwargs)
+        for n in names[len(args):]:
+            if n in kw:
+                frame.env[n] = kw.pop(n)
+        missing = [n for n in names if n not in frame.env]
+        if defaults:
+            for n, d in zip(names[len(names) - len(defaults):], defaults):
+                if n in missing:
+                    frame.env[n] = d
+                    missing.remove(n)
+        for x in a.kwonlyargs:
+            if x.arg in kw:
+                frame.env[x.arg] = kw.pop(x.arg)
+            elif x.arg in kwdefaults:
+                frame.env[x.arg] = kwdefaults[x.arg]
+            else:
+                missing.append(x.arg)
+        if a.kwarg is not None:
+            frame.env[a.kwarg.arg] = kw
+            kw = {}
+        if missing or kw:
+            what = f"missing argument(s) {missing}" if missing else f"unexpected keyword argument(s) {list(kw)}"
+            raise GraphModeSyntaxError(f"{fname}(): {what}", current_source())
+
+    def call(self, func, args, kwargs, node, frame):
+        from ..nn.cell import Cell   # the Cell class (nn builds on ops; the frontend sits above both)
+        if isinstance(func, Cell):
+            return self.call_cell(func, args, kwargs)
+        if isinstance(func, LocalFunction):
+            return self.call_local(func, args, kwargs)
+        if func is print:
+            return self.emit_print(args, kwargs, node, frame)
+        if getattr(func, "__mindlab_grad__", None) is not None:
+            from ..autodiff.graph_grad import call_grad_transform
+            return call_grad_transform(self, func, args, kwargs)
+        if isinstance(func, types.MethodType) and isinstance(func.__self__, Cell) and not _is_internal(func):
+            return self.call_parsed(func.__func__, ParsedFunction.of(func.__func__), [func.__self__] + list(args),
+                                    kwargs)
+        if isinstance(func, types.MethodType) and isinstance(func.__self__, list):
+            self._check_list_mutation(func, node, frame)
+        if isinstance(func, types.FunctionType) and not _is_internal(func):
+            return self.call_parsed(func, ParsedFunction.of(func), list(args), kwargs)
+        symbolic = any(isinstance(l, Symbol) for l in flatten([list(args), kwargs])[0])
+        if symbolic and not _trusted(func):
+            name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+            mod = getattr(func, "__module__", None) or type(func).__module__
+            raise GraphModeSyntaxError(
+                f"call to {mod}.{name} with a tensor argument: GRAPH_MODE cannot look inside this "
+                f"(compiled C / foreign) function. Use the mindlab.ops equivalent, or PYNATIVE_MODE.",
+                frame.parsed.source(node))
+        return self.lift(func(*args, **kwargs))
+
+    def call_cell(self, cell, args, kwargs):
+        construct = type(cell).construct
+        return self.call_parsed(construct, ParsedFunction.of(construct), [cell] + list(args), kwargs)
+
+    def call_local(self, lf, args, kwargs):
+        node = lf.node
+        frame = Frame(lf.frame.parsed, lf.frame.globals, lf.frame.closure, lf.frame)
+        self._bind_args(frame, node.args, list(args), kwargs, [self.eval(d, lf.frame) for d in node.args.defaults],
+                        {}, lf.__name__)
+        if isinstance(node, ast.Lambda):
+            return self.eval(node.body, frame)
+        sig = self.exec_block(node.body, frame)
+        return sig.value if isinstance(sig, _Return) else None
+
+    def emit_print(self, args, kwargs, node, frame):
+        pieces, tensors = [], []
+        for a in args:
+            if isinstance(a, Tensor):
+                pieces.append(None)
+                tensors.append(a)
+            else:
+                pieces.append(str(a))
+        g = current_graph()
+        g.apply(PRINT, [to_node(t, g) for t in tensors], {"template": tuple(pieces), "sep": kwargs.get("sep", " ")},
+                AbstractTuple([]), frame.parsed.source(node))
+        return None
+
+    def _check_list_mutation(self, method, node, frame):
+        if method.__name__ in ("append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse") \
+                and self.cf_depth > 0 and id(method.__self__) not in self.local_lists[-1]:
+            raise GraphModeSyntaxError(
+                f"list.{method.__name__} on a list defined outside a loop or branch whose condition is a tensor: "
+                f"the list's contents would depend on tensor values, which GRAPH_MODE cannot represent. "
+                f"Build a tensor instead (ops.concat / ops.stack), or loop a static number of times.",
+                frame.parsed.source(node))
+
+    # ---------------------------------------------------------------- statements
+    def _at(self, frame, node):
+        compiler = self
+
+        class _Ctx:
+            def __enter__(self):
+                push_source(frame.parsed.source(node))
+
+            def __exit__(self, *exc):
+                pop_source()
+        return _Ctx()
+
+    def exec_block(self, stmts, frame):
+        i = 0
+        while i < len(stmts):
+            st = stmts[i]
+            if isinstance(st, ast.If):
+                with self._at(frame, st):
+                    test = self.eval(st.test, frame)
+                if isinstance(test, Tensor):
+                    rest = stmts[i + 1:]
+                    if _has_exit(st):
+                        return self.tensor_if(test, st.body + rest, st.orelse + rest, frame, st, returns=True)
+                    self.tensor_if(test, st.body, st.orelse, frame, st, returns=False)
+                    i += 1
+                    continue
+                sig = self.exec_block(st.body if test else st.orelse, frame)
+            else:
+                sig = self.exec_stmt(st, frame)
+            if sig is not None:
+                return sig
+            i += 1
+        return None
+
+    def exec_stmt(self, st, frame):
+        with self._at(frame, st):
+            method = getattr(self, "stmt_" + type(st).__name__, None)
+            if method is None:
+                raise GraphModeSyntaxError(_unsupported(st), frame.parsed.source(st))
+            return method(st, frame)
+
+    def stmt_Expr(self, st, frame):
+        self.eval(st.value, frame)
+
+    def stmt_Pass(self, st, frame):
+        return None
+
+    def stmt_Return(self, st, frame):
+        return _Return(None if st.value is None else self.eval(st.value, frame))
+
+    def stmt_Break(self, st, frame):
+        return BREAK
+
+    def stmt_Continue(self, st, frame):
+        return CONTINUE
+
+    def stmt_Assign(self, st, frame):
+        value = self.eval(st.value, frame)
+        for target in st.targets:
+            self.assign(target, value, frame)
+
+    def stmt_AnnAssign(self, st, frame):
+        if st.value is not None:
+            self.assign(st.target, self.eval(st.value, frame), frame)
+
+    def stmt_AugAssign(self, st, frame):
+        current = self.eval(_as_load(st.target), frame)
+        value = _binop(st.op, current, self.eval(st.value, frame))
+        self.assign(st.target, value, frame)
+
+    def assign(self, target, value, frame):
+        if isinstance(target, ast.Name):
+            frame.env[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            values = self._unpack(value, len(target.elts), target, frame)
+            for t, v in zip(target.elts, values):
+                self.assign(t, v, frame)
+        elif isinstance(target, ast.Subscript):
+            container = self.eval(target.value, frame)
+            index = self.eval(target.slice, frame)
+            if isinstance(container, Tensor):
+                from ..ops import functional as F
+                new = F.tensor_setitem(container, index, value)
+                self.assign(_as_store(target.value), new, frame)
+            elif isinstance(container, (list, dict)):
+                if self.cf_depth > 0 and id(container) not in self.local_lists[-1]:
+                    raise GraphModeSyntaxError(
+                        "item assignment to a list/dict defined outside a branch or loop whose condition is a "
+                        "tensor", frame.parsed.source(target))
+                container[index] = value
+            else:
+                raise GraphModeSyntaxError(f"item assignment to a {type(container).__name__}",
+                                           frame.parsed.source(target))
+        elif isinstance(target, ast.Attribute):
+            raise GraphModeSyntaxError(
+                f"assigning to attribute {ast.unparse(target)!r} inside compiled code: Python objects cannot be "
+                f"changed from a graph. Keep state in Parameters and update them with ops.assign, or compute the "
+                f"value in __init__.", frame.parsed.source(target))
+        else:
+            raise GraphModeSyntaxError(f"assignment to {type(target).__name__}", frame.parsed.source(target))
+
+    def _unpack(self, value, n, target, frame):
+        if isinstance(value, Tensor):
+            if not value.shape or value.shape[0] != n:
+                raise GraphModeSyntaxError(f"cannot unpack a tensor of shape {list(value.shape)} into {n} values",
+                                           frame.parsed.source(target))
+            return [value[i] for i in range(n)]
+        values = list(value)
+        if len(values) != n:
+            raise GraphModeSyntaxError(f"cannot unpack {len(values)} values into {n} names",
+                                       frame.parsed.source(target))
+        return values
+
+    def stmt_FunctionDef(self, st, frame):
+        if st.decorator_list:
+            raise GraphModeSyntaxError("decorated functions defined inside compiled code",
+                                       frame.parsed.source(st))
+        frame.env[st.name] = LocalFunction(st, frame)
+
+    def stmt_Assert(self, st, frame):
+        test = self.eval(st.test, frame)
+        if isinstance(test, Tensor):
+            raise GraphModeSyntaxError("assert on a tensor value: its value is only known when the graph runs. "
+                                       "Assert on shapes/static values, or use PYNATIVE_MODE.",
+                                       frame.parsed.source(st))
+        if not test:
+            msg = self.eval(st.msg, frame) if st.msg is not None else "assertion failed"
+            raise MindlabError(f"{msg}\n  at {frame.parsed.source(st)}")
+
+    def stmt_Raise(self, st, frame):
+        exc = self.eval(st.exc, frame) if st.exc is not None else RuntimeError("raise")
+        if isinstance(exc, type):
+            exc = exc()
+        src = frame.parsed.source(st)
+        raise type(exc)(f"{exc}\n  at {src.file}:{src.line}: {src.text}")
+
+    def stmt_For(self, st, frame):
+        if st.orelse:
+            raise GraphModeSyntaxError("for ... else", frame.parsed.source(st))
+        it = self.eval(st.iter, frame)
+        if isinstance(it, Tensor):
+            if not it.shape:
+                raise GraphModeSyntaxError("iterating over a 0-d tensor", frame.parsed.source(st))
+            items = (it[i] for i in range(it.shape[0]))
+        else:
+            try:
+                items = iter(it)
+            except TypeError:
+                raise GraphModeSyntaxError(f"for over a {type(it).__name__}, which is not iterable",
+                                           frame.parsed.source(st)) from None
+        count = 0
+        for item in items:
+            count += 1
+            if count > _MAX_UNROLL:
+                raise GraphModeSyntaxError(f"for loop unrolled more than {_MAX_UNROLL} times",
+                                           frame.parsed.source(st))
+            self.assign(st.target, self.lift(item), frame)
+            sig = self.exec_block(st.body, frame)
+            if sig is BREAK:
+                break
+            if isinstance(sig, _Return):
+                return sig
+        return None
+
+    def stmt_While(self, st, frame):
+        if st.orelse:
+            raise GraphModeSyntaxError("while ... else", frame.parsed.source(st))
+        count = 0
+        while True:
+            test = self.eval(st.test, frame)
+            if isinstance(test, Tensor):
+                if count:
+                    raise GraphModeSyntaxError(
+                        "a while condition that becomes a tensor after some iterations with a static condition",
+                        frame.parsed.source(st))
+                return self.tensor_while(st, frame)
+            if not test:
+                return None
+            count += 1
+            if count > _MAX_UNROLL:
+                raise GraphModeSyntaxError(f"while loop with a static condition ran more than {_MAX_UNROLL} "
+                                           f"iterations while compiling", frame.parsed.source(st))
+            sig = self.exec_block(st.body, frame)
+            if sig is BREAK:
+                return None
+            if isinstance(sig, _Return):
+                return sig
+
+    # ---------------------------------------------------------------- tensor control flow
+    def _cond_tensor(self, test, src):
+        from ..ops import functional as F
+        if test.size != 1:
+            raise GraphModeSyntaxError(f"the condition is a tensor of shape {list(test.shape)}; a condition must "
+                                       f"have exactly one element (use ops.all / ops.any to reduce it)", src)
+        if test.shape:
+            test = F.reshape(test, ())
+        if test.dtype is not mdt.bool_:
+            test = F.not_equal(test, 0)
+        return test
+
+    def _subgraph(self, kind, frame, body, params=()):
+        """Run ``body(graph)`` building a new subgraph of the current graph."""
+        g = Graph(f"{frame.parsed.name}_{kind}", parent=current_graph())
+        g.kind = kind
+        self.cf_depth += 1
+        self.local_lists.append(set())
+        try:
+            with building(g):
+                result = body(g)
+        finally:
+            self.cf_depth -= 1
+            self.local_lists.pop()
+        return g, result
+
+    def tensor_if(self, test, body, orelse, frame, st, returns):
+        src = frame.parsed.source(st)
+        cond = self._cond_tensor(test, src)
+        before = dict(frame.env)
+        outcomes = {}
+
+        def branch(stmts, kind):
+            def run(g):
+                saved = frame.env
+                frame.env = dict(before)
+                try:
+                    sig = self.exec_block(stmts, frame)
+                    if returns:
+                        value = sig.value if isinstance(sig, _Return) else None
+                        if sig is BREAK or sig is CONTINUE:
+                            raise GraphModeSyntaxError("break/continue under an if whose condition is a tensor",
+                                                       src)
+                        outcomes[kind] = value
+                    else:
+                        if sig is not None:
+                            raise GraphModeSyntaxError("break/continue under an if whose condition is a tensor",
+                                                       src)
+                        outcomes[kind] = dict(frame.env)
+                finally:
+                    frame.env = saved
+            return run
+
+        g_then, _ = self._subgraph("then", frame, branch(body, "then"))
+        g_else, _ = self._subgraph("else", frame, branch(orelse, "else"))
+        if returns:
+            names = None
+            values_t, values_e = outcomes["then"], outcomes["else"]
+        else:
+            t_env, e_env = outcomes["then"], outcomes["else"]
+            names = [n for n in t_env if n in e_env and (t_env[n] is not before.get(n) or
+                                                         e_env[n] is not before.get(n))]
+            values_t = tuple(t_env[n] for n in names)
+            values_e = tuple(e_env[n] for n in names)
+        leaves_t, rebuild = flatten(values_t)
+        leaves_e, _ = flatten(values_e)
+        if len(leaves_t) != len(leaves_e):
+            raise GraphModeSyntaxError("the two branches of an if on a tensor produce differently structured "
+                                       "values", src)
+        tensor_pos, static = [], {}
+        for k, (a, b) in enumerate(zip(leaves_t, leaves_e)):
+            if isinstance(a, Tensor) or isinstance(b, Tensor):
+                tensor_pos.append(k)
+            elif not _static_equal(a, b):
+                what = f"variable {names[k]!r}" if names and len(names) == len(leaves_t) else "a value"
+                raise GraphModeSyntaxError(
+                    f"{what} gets different static values in the branches of an if on a tensor "
+                    f"({a!r} vs {b!r}); make it a tensor or compute it outside the if", src)
+            else:
+                static[k] = a
+        outs_t = [self._as_tensor_like(leaves_t[k], leaves_e[k]) for k in tensor_pos]
+        outs_e = [self._as_tensor_like(leaves_e[k], leaves_t[k]) for k in tensor_pos]
+        for k, a, b in zip(tensor_pos, outs_t, outs_e):
+            if a.shape != b.shape or a.dtype != b.dtype:
+                what = f"variable {names[k]!r}" if names and len(names) == len(leaves_t) else "the result"
+                raise GraphModeSyntaxError(
+                    f"{what} is {a.dtype}{list(a.shape)} in one branch and {b.dtype}{list(b.shape)} in the other "
+                    f"branch of an if on a tensor; both branches must give the same shape and dtype", src)
+        with building(g_then):
+            g_then.output = make_tuple(outs_t)
+        with building(g_else):
+            g_else.output = make_tuple(outs_e)
+        g = current_graph()
+        node = g.apply(IF, [cond.node], {"then_graph": g_then, "else_graph": g_else},
+                       AbstractTuple([o.node.abstract if isinstance(o, Symbol) else to_node(o, g).abstract
+                                      for o in outs_t]), src)
+        results = wrap_node(node)
+        leaves = list(leaves_t)
+        for k, r in zip(tensor_pos, results):
+            leaves[k] = r
+        merged = rebuild(leaves)
+        if returns:
+            return _Return(merged)
+        for n, v in zip(names, merged):
+            frame.env[n] = v
+        return None
+
+    def _as_tensor_like(self, value, other):
+        if isinstance(value, Tensor):
+            return value
+        if isinstance(value, (bool, int, float, np.number)) and isinstance(other, Tensor):
+            return Tensor(np.asarray(value, dtype=other.dtype.np))
+        raise GraphModeSyntaxError(f"a branch of an if on a tensor gives {type(value).__name__} where the other "
+                                   f"gives a tensor", current_source())
+
+    def tensor_while(self, st, frame):
+        src = frame.parsed.source(st)
+        if _has_exit(ast.Module(body=st.body, type_ignores=[]), loops=False):
+            raise GraphModeSyntaxError(
+                "break/continue/return inside a while loop whose condition is a tensor is not supported yet: "
+                "fold the exit into the loop condition (e.g. `while cond and not done`)", src)
+        assigned = _assigned_names(st.body)
+        carried = [n for n in assigned if n in frame.env]
+        for n in carried:
+            v = frame.env[n]
+            if isinstance(v, (bool, int, float, np.number)) and not isinstance(v, Tensor):
+                frame.env[n] = Tensor(np.asarray(v, dtype=np.int64 if isinstance(v, (int, np.integer)) and
+                                                 not isinstance(v, bool) else
+                                                 (np.bool_ if isinstance(v, bool) else np.float32)))
+            elif not isinstance(frame.env[n], Tensor):
+                raise GraphModeSyntaxError(
+                    f"variable {n!r} ({type(v).__name__}) changes inside a while loop whose condition is a tensor; "
+                    f"only tensors and numbers can change in such a loop", src)
+        init = [frame.env[n] for n in carried]
+        abstracts = [AbstractTensor(v.shape, v.dtype) for v in init]
+        outer_env = dict(frame.env)
+
+        def cond_body(g):
+            syms = [Symbol(g.add_param(n, a)) for n, a in zip(carried, abstracts)]
+            saved = frame.env
+            frame.env = dict(outer_env, **dict(zip(carried, syms)))
+            try:
+                with self._at(frame, st):
+                    t = self.eval(st.test, frame)
+                if not isinstance(t, Tensor):
+                    raise GraphModeSyntaxError("a while condition that is a tensor before the loop and static "
+                                               "inside it", src)
+                t = self._cond_tensor(t, src)
+                g.output = to_node(t, g)
+            finally:
+                frame.env = saved
+
+        def loop_body(g):
+            syms = [Symbol(g.add_param(n, a)) for n, a in zip(carried, abstracts)]
+            saved = frame.env
+            frame.env = dict(outer_env, **dict(zip(carried, syms)))
+            try:
+                self.exec_block(st.body, frame)
+                new = [frame.env[n] for n in carried]
+            finally:
+                frame.env = saved
+            for n, v, a in zip(carried, new, abstracts):
+                if not isinstance(v, Tensor) or v.shape != a.shape or v.dtype != a.dtype:
+                    got = f"{v.dtype}{list(v.shape)}" if isinstance(v, Tensor) else type(v).__name__
+                    raise GraphModeSyntaxError(
+                        f"variable {n!r} is {a} before a while loop and {got} after one iteration; a loop variable "
+                        f"must keep its shape and dtype", src)
+            g.output = make_tuple(new)
+
+        g_cond, _ = self._subgraph("cond", frame, cond_body)
+        g_body, _ = self._subgraph("body", frame, loop_body)
+        g = current_graph()
+        node = g.apply(WHILE, [to_node(v, g) for v in init], {"cond_graph": g_cond, "body_graph": g_body},
+                       AbstractTuple(abstracts), src)
+        for n, r in zip(carried, wrap_node(node)):
+            frame.env[n] = r
+        return None
+
+    # ---------------------------------------------------------------- expressions
+    def eval(self, node, frame):
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is None:
+            raise GraphModeSyntaxError(_unsupported(node), frame.parsed.source(node))
+        return method(node, frame)
+
+    def expr_Constant(self, node, frame):
+        return node.value
+
+    def expr_Name(self, node, frame):
+        return self.lift(frame.lookup(node.id, node))
+
+    def expr_Attribute(self, node, frame):
+        base = self.eval(node.value, frame)
+        try:
+            return self.lift(getattr(base, node.attr))
+        except AttributeError:
+            raise GraphModeSyntaxError(f"{type(base).__name__} has no attribute {node.attr!r}",
+                                       frame.parsed.source(node)) from None
+
+    def expr_Tuple(self, node, frame):
+        return tuple(self._elts(node.elts, frame))
+
+    def expr_List(self, node, frame):
+        lst = list(self._elts(node.elts, frame))
+        self.local_lists[-1].add(id(lst))
+        return lst
+
+    def _elts(self, elts, frame):
+        out = []
+        for e in elts:
+            if isinstance(e, ast.Starred):
+                out.extend(self.eval(e.value, frame))
+            else:
+                out.append(self.eval(e, frame))
+        return out
+
+    def expr_Dict(self, node, frame):
+        d = {}
+        for k, v in zip(node.keys, node.values):
+            if k is None:
+                d.update(self.eval(v, frame))
+            else:
+                d[self.eval(k, frame)] = self.eval(v, frame)
+        self.local_lists[-1].add(id(d))
+        return d
+
+    def expr_BinOp(self, node, frame):
+        return _binop(node.op, self.eval(node.left, frame), self.eval(node.right, frame))
+
+    def expr_UnaryOp(self, node, frame):
+        v = self.eval(node.operand, frame)
+        if isinstance(node.op, ast.Not):
+            if isinstance(v, Tensor):
+                from ..ops import functional as F
+                return F.logical_not(self._cond_tensor(v, frame.parsed.source(node)))
+            return not v
+        return {ast.USub: lambda x: -x, ast.UAdd: lambda x: +x, ast.Invert: lambda x: ~x}[type(node.op)](v)
+
+    def expr_BoolOp(self, node, frame):
+        from ..ops import functional as F
+        is_and = isinstance(node.op, ast.And)
+        value = self.eval(node.values[0], frame)
+        for nxt in node.values[1:]:
+            if isinstance(value, Tensor):
+                other = self.eval(nxt, frame)
+                if not isinstance(other, Tensor):
+                    other = Tensor(bool(other))
+                src = frame.parsed.source(node)
+                a, b = self._cond_tensor(value, src), self._cond_tensor(other, src)
+                value = F.logical_and(a, b) if is_and else F.logical_or(a, b)
+            else:
+                if (is_and and not value) or (not is_and and value):
+                    return value
+                value = self.eval(nxt, frame)
+        return value
+
+    def expr_Compare(self, node, frame):
+        left = self.eval(node.left, frame)
+        result = None
+        for op, comp in zip(node.ops, node.comparators):
+            right = self.eval(comp, frame)
+            r = _COMPARE[type(op)](left, right)
+            if result is None:
+                result = r
+            elif isinstance(result, Tensor) or isinstance(r, Tensor):
+                from ..ops import functional as F
+                result = F.logical_and(result, r)
+            else:
+                result = result and r
+            left = right
+        return result
+
+    def expr_IfExp(self, node, frame):
+        test = self.eval(node.test, frame)
+        if isinstance(test, Tensor):
+            from ..ops import functional as F
+            cond = self._cond_tensor(test, frame.parsed.source(node))
+            a, b = self.eval(node.body, frame), self.eval(node.orelse, frame)
+            return F.select(cond, a, b)
+        return self.eval(node.body if test else node.orelse, frame)
+
+    def expr_Call(self, node, frame):
+        func = self.eval(node.func, frame)
+        args = self._elts(node.args, frame)
+        kwargs = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                kwargs.update(self.eval(kw.value, frame))
+            else:
+                kwargs[kw.arg] = self.eval(kw.value, frame)
+        return self.call(func, args, kwargs, node, frame)
+
+    def expr_Subscript(self, node, frame):
+        base = self.eval(node.value, frame)
+        index = self.eval(node.slice, frame)
+        try:
+            return self.lift(base[index])
+        except (IndexError, KeyError, TypeError) as exc:
+            raise GraphModeSyntaxError(f"indexing failed: {exc}", frame.parsed.source(node)) from None
+
+    def expr_Slice(self, node, frame):
+        ev = lambda x: None if x is None else self.eval(x, frame)  # noqa: E731
+        return slice(ev(node.lower), ev(node.upper), ev(node.step))
+
+    def expr_Lambda(self, node, frame):
+        return LocalFunction(node, frame)
+
+    def expr_JoinedStr(self, node, frame):
+        parts = []
+        for v in node.values:
+            if isinstance(v, ast.Constant):
+                parts.append(str(v.value))
+            else:
+                val = self.eval(v.value, frame)
+                if isinstance(val, Symbol):
+                    raise GraphModeSyntaxError("a tensor inside an f-string: its value is only known when the "
+                                               "graph runs; pass the tensor to print() directly",
+                                               frame.parsed.source(node))
+                spec = self.eval(v.format_spec, frame) if v.format_spec is not None else ""
+                parts.append(format(val, spec))
+        return "".join(parts)
+
+    def expr_ListComp(self, node, frame):
+        return self._comprehension(node, frame, list)
+
+    def expr_DictComp(self, node, frame):
+        raise GraphModeSyntaxError("dict comprehensions; build the dict with a for loop",
+                                   frame.parsed.source(node))
+
+    def _comprehension(self, node, frame, kind):
+        if len(node.generators) != 1 or node.generators[0].is_async:
+            raise GraphModeSyntaxError("comprehensions with more than one for; use nested for loops",
+                                       frame.parsed.source(node))
+        gen = node.generators[0]
+        inner = Frame(frame.parsed, frame.globals, frame.closure, frame)
+        out = []
+        it = self.eval(gen.iter, frame)
+        if isinstance(it, Tensor):
+            it = [it[i] for i in range(it.shape[0])]
+        for item in it:
+            self.assign(gen.target, self.lift(item), inner)
+            if all(self._static_true(self.eval(c, inner), node, frame) for c in gen.ifs):
+                out.append(self.eval(node.elt, inner))
+        result = kind(out)
+        self.local_lists[-1].add(id(result))
+        return result
+
+    def _static_true(self, v, node, frame):
+        if isinstance(v, Tensor):
+            raise GraphModeSyntaxError("a comprehension filtered by a tensor condition",
+                                       frame.parsed.source(node))
+        return bool(v)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+_BINOPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+           ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
+           ast.Pow: lambda a, b: a ** b, ast.MatMult: lambda a, b: a @ b, ast.BitAnd: lambda a, b: a & b,
+           ast.BitOr: lambda a, b: a | b, ast.BitXor: lambda a, b: a ^ b, ast.LShift: lambda a, b: a << b,
+           ast.RShift: lambda a, b: a >> b}
+
+_COMPARE = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
+            ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
+            ast.Is: lambda a, b: a is b, ast.IsNot: lambda a, b: a is not b,
+            ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
+
+
+def _binop(op, a, b):
+    return _BINOPS[type(op)](a, b)
+
+
+def _as_load(target):
+    t = ast.fix_missing_locations(ast.parse(ast.unparse(target), mode="eval").body)
+    ast.copy_location(t, target)
+    for n in ast.walk(t):
+        n.lineno = target.lineno
+    return t
+
+
+def _as_store(node):
+    return node
+
+
+def _static_equal(a, b):
+    try:
+        return bool(a == b) if not isinstance(a, np.ndarray) else np.array_equal(a, b)
+    except Exception:
+        return a is b
+
+
+def _has_exit(stmt, loops=True):
+    """Whether a statement contains return (or break/continue outside nested loops)."""
+    class V(ast.NodeVisitor):
+        found = False
+
+        def visit_Return(self, n):
+            self.found = True
+
+        def visit_Break(self, n):
+            self.found = True
+
+        def visit_Continue(self, n):
+            self.found = True
+
+        def visit_FunctionDef(self, n):
+            pass
+
+        def visit_Lambda(self, n):
+            pass
+
+        def visit_For(self, n):
+            if loops:
+                for s in n.body:
+                    if any(isinstance(x, ast.Return) for x in ast.walk(s)):
+                        self.found = True
+            else:
+                self.generic_visit(n)
+
+        visit_While = visit_For
+    v = V()
+    v.visit(stmt)
+    return v.found
+
+
+def _assigned_names(stmts):
+    names = []
+    for st in stmts:
+        for n in ast.walk(st):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in names:
+                names.append(n.id)
+    return names
+
+
+_UNSUPPORTED = {
+    "Try": "try/except: exceptions cannot be caught inside a compiled graph. Check conditions explicitly, or "
+           "move the try outside the function / use PYNATIVE_MODE",
+    "TryStar": "try/except*: not supported in GRAPH_MODE",
+    "With": "with-statements: context managers run Python code at run time. Move the with outside the "
+            "compiled function",
+    "Global": "global: compiled code cannot rebind module variables. Pass the value in as an argument or keep "
+              "it in a Parameter",
+    "Nonlocal": "nonlocal: compiled code cannot rebind variables of an enclosing function. Return the new value "
+                "instead",
+    "Yield": "yield: generators cannot be compiled. Return a tuple or use a for loop",
+    "YieldFrom": "yield from: generators cannot be compiled. Return a tuple or use a for loop",
+    "GeneratorExp": "generator expressions: generators cannot be compiled. Use a list comprehension or a loop",
+    "Await": "await: async code cannot be compiled",
+    "AsyncFunctionDef": "async def: async code cannot be compiled",
+    "AsyncFor": "async for: async code cannot be compiled",
+    "AsyncWith": "async with: async code cannot be compiled",
+    "ClassDef": "class definitions inside compiled code. Define the class outside the function",
+    "Import": "import inside compiled code. Import at module level",
+    "ImportFrom": "import inside compiled code. Import at module level",
+    "Delete": "del: compiled code cannot delete names or items. Just stop using the name",
+    "SetComp": "set comprehensions. Use a list or tuple",
+    "Set": "sets. Use a tuple or list",
+    "NamedExpr": "the walrus operator (:=). Assign on its own line",
+    "Match": "match statements. Use if/elif",
+}
+
+
+def _unsupported(node):
+    kind = type(node).__name__
+    why = _UNSUPPORTED.get(kind, f"the Python construct {kind}")
+    return f"GRAPH_MODE does not support {why}."
+
+
+def _is_internal(func):
+    mod = getattr(func, "__module__", None) or ""
+    return mod == "mindlab" or mod.startswith(_MINDLAB_PREFIX)
+
+
+_TRUSTED_BUILTINS = {len, isinstance, range, enumerate, zip, tuple, list, dict, getattr, hasattr, type, abs, min,
+                     max, int, float, bool, str, reversed, sorted, any, all, sum, map, id, repr, round}
+
+
+def _trusted(func):
+    """Functions that may be called with tensors while compiling: mindlab's own, and Python's structural
+    builtins (which only look at shapes, lengths and types)."""
+    if _is_internal(func):
+        return True
+    if isinstance(func, type) and issubclass(func, (tuple, list, dict)):
+        return True
+    try:
+        if func in _TRUSTED_BUILTINS:
+            return True
+    except TypeError:
+        pass
+    self_obj = getattr(func, "__self__", None)
+    if self_obj is not None and (_is_internal(type(self_obj)) or isinstance(self_obj, (list, dict, tuple))):
+        return True
+    return False

@@ -1,0 +1,148 @@
+"""Building graphs by running mindlab's own op functions on symbolic tensors.
+
+The frontend parses the *user's* code from its source; mindlab's op functions (``ops.mul``, Tensor operators,
+bprop rules) are simply run with ``Symbol`` arguments: ``bind`` sees a Symbol and calls ``graph_bind``, which adds
+an ``Apply`` node to the graph being built instead of running a kernel. The same route turns bprop rules into
+IR when the autodiff pass differentiates a graph.
+"""
+import numpy as np
+
+from .. import dtype as mdt
+from ..errors import MindlabError, current_source, where
+from ..ops.abstract import AbstractTensor
+from ..tensor import Tensor
+from .anf import Graph, Node, AbstractTuple, TUPLE_GETITEM, MAKE_TUPLE
+
+_stack = []   # graphs being built, innermost last
+
+
+class building:
+    """Context manager: new nodes go to ``graph`` while inside."""
+
+    def __init__(self, graph):
+        self.graph = graph
+
+    def __enter__(self):
+        _stack.append(self.graph)
+        return self.graph
+
+    def __exit__(self, *exc):
+        _stack.pop()
+
+
+def current_graph():
+    if not _stack:
+        raise RuntimeError("no graph is being built")
+    return _stack[-1]
+
+
+class Symbol(Tensor):
+    """A tensor whose value is a node of a graph being built (no data: shape and dtype only)."""
+    __slots__ = ("node",)
+
+    def __init__(self, node):
+        self.node = node
+        self._data = None
+        self._node = None
+
+    @property
+    def shape(self):
+        return self.node.abstract.shape
+
+    @property
+    def dtype(self):
+        return self.node.abstract.dtype
+
+    @property
+    def ndim(self):
+        return len(self.node.abstract.shape)
+
+    @property
+    def size(self):
+        return self.node.abstract.size
+
+    @property
+    def nbytes(self):
+        return self.node.abstract.nbytes
+
+    def _no_value(self, what):
+        raise MindlabError(f"{what}: a tensor's value is not known while a graph is being compiled "
+                           f"({self.node.abstract}); keep the computation in mindlab ops, or use PYNATIVE_MODE."
+                           f"{where()}")
+
+    def asnumpy(self):
+        self._no_value("asnumpy()")
+
+    def __array__(self, dtype=None, copy=None):
+        self._no_value("conversion to numpy")
+
+    def item(self):
+        self._no_value("item()")
+
+    def __bool__(self):
+        self._no_value("the truth value of a tensor")
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self):
+        return f"Symbol(%{self.node.id}: {self.node.abstract})"
+
+    __str__ = __repr__
+
+
+def is_symbolic(x):
+    return isinstance(x, Symbol)
+
+
+def to_node(value, graph=None):
+    """The node for a value used in a graph: a Symbol's node, or a Constant for a concrete tensor."""
+    if isinstance(value, Symbol):
+        return value.node
+    g = graph or current_graph()
+    if isinstance(value, Tensor):
+        return g.constant(value._data, AbstractTensor(value.shape, value.dtype), current_source())
+    raise TypeError(f"expected a tensor in the graph, got {type(value).__name__}.{where()}")
+
+
+def wrap_node(node):
+    """The Python value for a node's result: a Symbol, or a tuple of Symbols for tuple-valued nodes."""
+    if isinstance(node.abstract, AbstractTuple):
+        g = current_graph()
+        return tuple(wrap_node(g.apply(TUPLE_GETITEM, [node], {"index": i}, a, node.source))
+                     for i, a in enumerate(node.abstract.elements))
+    return Symbol(node)
+
+
+def graph_bind(prim, args, attrs):
+    """``bind`` for symbolic inputs: infer the output (clear error with the user's line) and add an Apply node."""
+    from ..ops.dispatch import _fail
+    for a in args:
+        if not isinstance(a, Tensor):
+            raise TypeError(f"{prim.name}: every input must be a Tensor, got {type(a).__name__}.{where()}")
+    g = current_graph()
+    inputs = [to_node(a, g) for a in args]
+    try:
+        out = prim.infer(*[n.abstract for n in inputs], **attrs)
+    except (MindlabError, ValueError, TypeError) as exc:
+        raise _fail(prim, args, attrs, exc) from None
+    if isinstance(out, tuple):
+        out = AbstractTuple(out)
+    return wrap_node(g.apply(prim, inputs, attrs, out, current_source()))
+
+
+def make_tuple(values):
+    g = current_graph()
+    nodes = [to_node(v, g) for v in values]
+    return g.apply(MAKE_TUPLE, nodes, {}, AbstractTuple([n.abstract for n in nodes]), current_source())
+
+
+def abstract_of(value):
+    """Abstract value of a concrete Tensor or a Symbol."""
+    if isinstance(value, Symbol):
+        return value.node.abstract
+    if isinstance(value, Tensor):
+        return AbstractTensor(value.shape, value.dtype)
+    raise TypeError(f"no abstract value for {type(value).__name__}")

@@ -1,0 +1,1 @@
+"""Graph -> Graph passes and the pipeline that orders them."""

@@ -1,0 +1,163 @@
+"""The executor: a closed, optimized graph becomes a *linear kernel program* — straight-line Python generated
+from the graph (one line per node calling its kernel), compiled once with ``compile()``. Control flow nodes call
+the programs of their branch / loop graphs (the small VM). Buffers are released as soon as their last user has
+run (``del``), so peak memory follows liveness rather than graph size.
+"""
+import functools
+
+import numpy as np
+
+from .. import context as _context
+from ..errors import MindlabError
+from ..ir.anf import Apply, Constant, Param, Graph, MAKE_TUPLE, TUPLE_GETITEM, IF, WHILE, PRINT, AbstractTuple
+from ..ops.registry import Primitive
+from ..autodiff.graph_grad import WHILE_GRAD
+
+_ndarray = np.ndarray
+
+
+def _fix(value, dt):
+    """Kernel results to the inferred dtype (numpy's promotion sometimes differs from MindSpore's)."""
+    if value.__class__ is _ndarray and value.dtype is dt:
+        return value
+    return np.asarray(value, dtype=dt)
+
+
+class Program:
+    """An executable for one closed graph: ``program(*arrays) -> tuple/array``."""
+
+    def __init__(self, graph, device=None):
+        self.graph = graph
+        self.device = device or _context.get_context("device_target")
+        self.source, self.fn = self._generate()
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    # ------------------------------------------------------------------ code generation
+    def _generate(self):
+        g = self.graph
+        names = {}
+        consts = {"_fix": _fix}
+        lines = []
+        for k, p in enumerate(g.params):
+            names[id(p)] = f"a{k}"
+        last_use = {}
+        for idx, n in enumerate(g.nodes):
+            for i in n.inputs:
+                last_use[id(i)] = idx
+        out_ids = {id(g.output)} if g.output is not None else set()
+
+        def ref(node):
+            if isinstance(node, Constant):
+                key = f"c{node.id}"
+                consts[key] = node.value
+                return key
+            try:
+                return names[id(node)]
+            except KeyError:
+                raise MindlabError(f"executor: graph {g.name} uses node %{node.id} that is neither its parameter "
+                                   f"nor computed in it (free variables must be lifted first)") from None
+
+        for idx, n in enumerate(g.nodes):
+            var = f"v{n.id}"
+            names[id(n)] = var
+            args = ", ".join(ref(i) for i in n.inputs)
+            op = n.op
+            if isinstance(op, Primitive):
+                impl = op.impl.get(self.device)
+                if impl is None:
+                    raise MindlabError(f"{op.name}: no kernel for device_target={self.device!r}")
+                kname = f"k{n.id}"
+                consts[kname] = functools.partial(impl, **n.attrs) if n.attrs else impl
+                if isinstance(n.abstract, AbstractTuple):
+                    consts[f"d{n.id}"] = tuple(a.dtype.np for a in n.abstract.elements)
+                    lines.append(f"{var} = tuple(_fix(o, d) for o, d in zip({kname}({args}), d{n.id}))")
+                else:
+                    consts[f"d{n.id}"] = n.abstract.dtype.np
+                    lines.append(f"{var} = _fix({kname}({args}), d{n.id})")
+            elif op is MAKE_TUPLE:
+                lines.append(f"{var} = ({args}{',' if len(n.inputs) == 1 else ''})")
+            elif op is TUPLE_GETITEM:
+                lines.append(f"{var} = {args}[{n.attrs['index']}]")
+            elif op is IF:
+                then_p, else_p = Program(n.attrs["then_graph"], self.device), Program(n.attrs["else_graph"],
+                                                                                     self.device)
+                consts[f"t{n.id}"], consts[f"e{n.id}"] = then_p, else_p
+                cond, rest = ref(n.inputs[0]), ", ".join(ref(i) for i in n.inputs[1:])
+                lines.append(f"{var} = t{n.id}({rest}) if {cond} else e{n.id}({rest})")
+            elif op is WHILE:
+                consts[f"w{n.id}"] = _While(n, self.device)
+                lines.append(f"{var} = w{n.id}({args})")
+            elif op is WHILE_GRAD:
+                consts[f"w{n.id}"] = _WhileGrad(n, self.device)
+                lines.append(f"{var} = w{n.id}({args})")
+            elif op is PRINT:
+                consts[f"p{n.id}"] = _Print(n.attrs["template"], n.attrs.get("sep", " "))
+                lines.append(f"{var} = p{n.id}({args})")
+            elif isinstance(op, Graph):
+                consts[f"g{n.id}"] = Program(op, self.device)
+                lines.append(f"{var} = g{n.id}({args})")
+            else:
+                raise MindlabError(f"executor: unknown operation {op!r}")
+            dead = [names[id(i)] for i in n.inputs if not isinstance(i, Constant) and last_use.get(id(i)) == idx
+                    and id(i) not in out_ids and not isinstance(i, Param)]
+            if dead:
+                lines.append("del " + ", ".join(dict.fromkeys(dead)))
+        lines.append(f"return {ref(g.output)}")
+        params = ", ".join(f"a{k}" for k in range(len(g.params)))
+        src = f"def program({params}):\n" + "\n".join("    " + l for l in lines) + "\n"
+        code = compile(src, f"<mindlab program {g.name}>", "exec")
+        ns = dict(consts)
+        exec(code, ns)   # our own generated code: kernel calls between the graph's values
+        return src, ns["program"]
+
+
+class _While:
+    """``while`` node: carry = init; while cond(carry, captures): carry = body(carry, captures)."""
+
+    def __init__(self, node, device):
+        self.cond = Program(node.attrs["cond_graph"], device)
+        self.body = Program(node.attrs["body_graph"], device)
+        self.n_caps = node.attrs.get("captures", 0)
+        self.record = node.attrs.get("record", False)
+
+    def __call__(self, *values):
+        n = len(values) - self.n_caps
+        carry, caps = tuple(values[:n]), tuple(values[n:])
+        if self.record:   # differentiated loop: keep every iteration's carried values for the backward loop
+            stack = []
+            while self.cond(*carry, *caps):
+                stack.append(carry)
+                carry = self.body(*carry, *caps)
+            return carry + (stack,)
+        while self.cond(*carry, *caps):
+            carry = self.body(*carry, *caps)
+        return carry
+
+
+class _WhileGrad:
+    """Backward of a recorded ``while``: run the differentiated body over the iterations in reverse."""
+
+    def __init__(self, node, device):
+        self.body_grad = Program(node.attrs["body_grad"], device)
+        self.n_carry, self.n_caps = node.attrs["n_carry"], node.attrs["n_caps"]
+
+    def __call__(self, stack, *rest):
+        caps, dcarry = rest[:self.n_caps], tuple(rest[self.n_caps:])
+        dcaps = tuple(np.zeros_like(c) for c in caps)
+        for state in reversed(stack):
+            out = self.body_grad(*state, *caps, *dcarry)
+            dcarry = tuple(out[:self.n_carry])
+            dcaps = tuple(a + b for a, b in zip(dcaps, out[self.n_carry:]))
+        return dcarry + dcaps
+
+
+class _Print:
+    def __init__(self, template, sep):
+        self.template, self.sep = template, sep
+
+    def __call__(self, *arrays):
+        it = iter(arrays)
+        print(self.sep.join(str(next(it)) if t is None else t for t in self.template))
+        return ()
