@@ -280,7 +280,7 @@ class Compiler:
         if isinstance(func, types.MethodType) and isinstance(func.__self__, Cell) and not _is_internal(func):
             return self.call_parsed(func.__func__, ParsedFunction.of(func.__func__), [func.__self__] + list(args),
                                     kwargs)
-        if isinstance(func, types.MethodType) and isinstance(func.__self__, list):
+        if isinstance(getattr(func, "__self__", None), (list, dict)):
             self._check_list_mutation(func, node, frame)
         if isinstance(func, types.FunctionType) and not _is_internal(func):
             return self.call_parsed(func, ParsedFunction.of(func), list(args), kwargs)
@@ -322,10 +322,11 @@ class Compiler:
         return None
 
     def _check_list_mutation(self, method, node, frame):
-        if method.__name__ in ("append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse") \
+        if method.__name__ in ("append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
+                               "update", "setdefault", "popitem") \
                 and self.cf_depth > 0 and id(method.__self__) not in self.local_lists[-1]:
             raise GraphModeSyntaxError(
-                f"list.{method.__name__} on a list defined outside a loop or branch whose condition is a tensor: "
+                f"{type(method.__self__).__name__}.{method.__name__} on a {type(method.__self__).__name__} defined outside a loop or branch whose condition is a tensor: "
                 f"the list's contents would depend on tensor values, which GRAPH_MODE cannot represent. "
                 f"Build a tensor instead (ops.concat / ops.stack), or loop a static number of times.",
                 frame.parsed.source(node))

@@ -1,0 +1,220 @@
+"""GRAPH_MODE compiler: parse -> IR -> passes -> program, the compile cache, control flow, errors, graph AD."""
+import math
+
+import numpy as np
+import pytest
+
+import mindlab as ms
+from mindlab import ops, Tensor
+from mindlab.errors import GraphModeSyntaxError
+from mindlab.frontend.jit import jit
+from mindlab.ir.printer import dump
+
+
+def helper(a):
+    return a * 2
+
+
+def control(x, y, n=3):
+    z = x * y
+    for _ in range(n):
+        z = z + helper(x)
+    if ops.sum(z) > 0:
+        w = z * 2
+    else:
+        w = z - 1
+    k = 0
+    while ops.sum(ops.abs(w)) < 1000:
+        w = w * 1.5
+        k = k + 1
+    return w, k
+
+
+X = np.array([1.0, 2.0, 3.0], np.float32)
+Y = np.array([4.0, 5.0, 6.0], np.float32)
+
+
+def test_jit_control_flow_matches_eager():
+    f = jit(control)
+    w, k = f(Tensor(X), Tensor(Y))
+    we, ke = control(Tensor(X), Tensor(Y))
+    np.testing.assert_allclose(w.asnumpy(), we.asnumpy(), rtol=1e-6)
+    assert int(k) == ke == 5
+    # the other branch of the tensor if
+    w2, _ = f(Tensor(-X * 10), Tensor(Y))
+    w2e, _ = control(Tensor(-X * 10), Tensor(Y))
+    np.testing.assert_allclose(w2.asnumpy(), w2e.asnumpy(), rtol=1e-6)
+
+
+def test_ir_is_a_graph_with_source_lines_and_subgraphs():
+    f = jit(control)
+    c = f.compiled(Tensor(X), Tensor(Y))
+    text = dump(c.graph)
+    assert "if(" in text and "while(" in text        # tensor control flow is not unrolled
+    assert text.count("mul(%arg0, 2.0)") == 3         # the static for loop is unrolled, helper inlined
+    assert "test_jit.py" in text and "w = z * 2" in text
+    assert "# graph control_" in text and "_body_" in text and "_cond_" in text
+
+
+def test_compile_cache_counts_hits_and_misses():
+    f = jit(control)
+    f(Tensor(X), Tensor(Y))
+    f(Tensor(X + 1), Tensor(Y))
+    assert f.cache_info() == {"hits": 1, "misses": 1, "size": 1}
+    f(Tensor(np.ones(4, np.float32)), Tensor(np.ones(4, np.float32)))     # new shape: recompile
+    assert f.cache_info()["misses"] == 2
+    f(Tensor(X), Tensor(Y), 2)                                            # new static argument: recompile
+    assert f.cache_info()["misses"] == 3
+
+
+def test_early_return_under_tensor_if():
+    def f(x):
+        if ops.sum(x) > 0:
+            return x * 2
+        y = x - 1
+        return y * 3
+    g = jit(f)
+    for v in (X, -X):
+        np.testing.assert_allclose(g(Tensor(v)).asnumpy(), f(Tensor(v)).asnumpy())
+
+
+def test_break_continue_in_static_loops():
+    def f(x):
+        for i in range(10):
+            if i == 1:
+                continue
+            if i == 4:
+                break
+            x = x + i
+        return x
+    np.testing.assert_allclose(jit(f)(Tensor(X)).asnumpy(), X + 0 + 2 + 3)
+
+
+def test_closures_tuples_dicts_and_shape_arithmetic():
+    scale = 3.0
+
+    def f(x):
+        def inner(a):
+            return a * scale
+        d = {"a": x, "b": inner(x)}
+        n = x.shape[0] * 2
+        t = (d["a"], d["b"])
+        if isinstance(n, int) and len(t) == 2:
+            return t[0] + t[1] * n
+        return x
+    np.testing.assert_allclose(jit(f)(Tensor(X)).asnumpy(), X + X * 3 * 6)
+
+
+@pytest.mark.parametrize("src_kind", ["try", "yield", "global", "generator", "c_function", "list_mutation"])
+def test_unsupported_syntax_names_construct_and_line(src_kind):
+    def f_try(x):
+        try:
+            y = x * 2
+        except ValueError:
+            y = x
+        return y
+
+    def f_yield(x):
+        yield x
+
+    def f_global(x):
+        global X
+        return x
+
+    def f_generator(x):
+        return sum(v for v in (x, x))
+
+    def f_c_function(x):
+        return math.sin(x)
+
+    def f_list_mutation(x):
+        out = []
+        while ops.sum(x) < 10:
+            out.append(x)
+            x = x * 2
+        return x
+    fn = {"try": f_try, "yield": f_yield, "global": f_global, "generator": f_generator,
+          "c_function": f_c_function, "list_mutation": f_list_mutation}[src_kind]
+    with pytest.raises(GraphModeSyntaxError) as err:
+        jit(fn)(Tensor(X))
+    msg = str(err.value)
+    assert "test_jit.py:" in msg
+    expected = {"try": "try/except", "yield": "yield", "global": "global", "generator": "generator",
+                "c_function": "math.sin", "list_mutation": "list.append"}[src_kind]
+    assert expected in msg
+
+
+def test_shape_error_in_graph_names_the_construct_line():
+    def f(x):
+        y = ops.matmul(x, x)
+        return y
+    with pytest.raises(ValueError) as err:
+        jit(f)(Tensor(np.ones((2, 3), np.float32)))
+    assert "matmul" in str(err.value) and "y = ops.matmul(x, x)" in str(err.value)
+
+
+def test_branch_shape_mismatch_is_an_error():
+    def f(x):
+        if ops.sum(x) > 0:
+            y = x
+        else:
+            y = ops.sum(x)
+        return y
+    with pytest.raises(GraphModeSyntaxError, match="variable 'y'"):
+        jit(f)(Tensor(X))
+
+
+def _f_ctrl(x, y):
+    z = x * y
+    if ops.sum(z) > 0:
+        z = ops.exp(z) * x
+    else:
+        z = z - x
+    i = 0
+    while i < 3:
+        z = z * y
+        i = i + 1
+    return ops.sum(z)
+
+
+def _f_tensor_while(x):
+    k = ops.sum(x) * 0
+    while k < 3:
+        x = x * ops.tanh(x) + x
+        k = k + 1
+    return ops.sum(x)
+
+
+@pytest.mark.parametrize("fn,args", [
+    (_f_ctrl, (np.array([0.1, 0.2, 0.3]), np.array([1.0, 0.5, 2.0]))),
+    (_f_ctrl, (np.array([-0.1, 0.2, -0.3]), np.array([1.0, 0.5, 2.0]))),
+    (_f_tensor_while, (np.array([0.1, 0.2, 0.3]),)),
+])
+def test_graph_grad_matches_pynative(fn, args):
+    positions = tuple(range(len(args)))
+    eager = ms.grad(fn, grad_position=positions)(*[Tensor(a) for a in args])
+    ms.set_context(mode=ms.GRAPH_MODE)
+    graph = ms.grad(fn, grad_position=positions)(*[Tensor(a) for a in args])
+    for e, g in zip(eager, graph):
+        np.testing.assert_allclose(g.asnumpy(), e.asnumpy(), rtol=1e-10)
+
+
+def test_graph_grad_of_grad_tanh_is_analytic():
+    ms.set_context(mode=ms.GRAPH_MODE)
+    x = np.array([0.1, -0.7, 1.3])
+    g2 = ms.grad(ms.grad(lambda t: ops.sum(ops.tanh(t))))(Tensor(x))
+    t = np.tanh(x)
+    np.testing.assert_allclose(g2.asnumpy(), -2 * t * (1 - t * t), rtol=1e-10)
+
+
+def test_gradient_graph_is_printable_ir():
+    ms.set_context(mode=ms.GRAPH_MODE)
+    gf = ms.grad(_f_ctrl)
+    gf(Tensor(np.array([0.1, 0.2])), Tensor(np.array([1.0, 2.0])))
+    text = dump(next(iter(gf.graph_cache.values())).optimized)
+    assert text.count("if(") == 2          # the forward if and its backward if
+    gw = ms.grad(_f_tensor_while)
+    gw(Tensor(np.array([0.1, 0.2])))
+    text = dump(next(iter(gw.graph_cache.values())).optimized)
+    assert "while(" in text and "while_grad(" in text
+
