@@ -3,7 +3,7 @@
 >>> import mindlab as ms
 >>> from mindlab import nn, ops, Tensor, Parameter, context
 """
-from . import dtype
+from . import dtype, errors
 from .dtype import (bool_, int8, uint8, int16, int32, int64, float16, float32, float64)
 from . import context
 from .context import GRAPH_MODE, PYNATIVE_MODE, set_context, get_context
@@ -12,9 +12,10 @@ from . import ops
 from .autodiff.grad import grad, value_and_grad, GradOperation
 from .common.seed import set_seed, get_seed
 from . import nn
+from .frontend.jit import jit
 
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Parameter", "ParameterTuple", "context", "set_context", "get_context", "GRAPH_MODE",
-           "PYNATIVE_MODE", "ops", "nn", "grad", "value_and_grad", "GradOperation", "set_seed", "get_seed",
+           "PYNATIVE_MODE", "ops", "nn", "jit", "errors", "grad", "value_and_grad", "GradOperation", "set_seed", "get_seed",
            "dtype", "bool_", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64"]

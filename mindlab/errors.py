@@ -32,8 +32,8 @@ def user_frame(depth=1):
 def where():
     """' at FILE:LINE: SOURCE' for the user's calling line ('' when none can be found). While a graph is being
     compiled, the line is the one in the user's function being compiled, not the caller of the compiler."""
-    if _SOURCE_STACK:
-        s = _SOURCE_STACK[-1]
+    s = user_source()
+    if s is not None:
         return f"\n  at {s.file}:{s.line}: {s.text}"
     fr = user_frame(2)
     if fr is None:
@@ -76,3 +76,12 @@ def pop_source():
 
 def current_source():
     return _SOURCE_STACK[-1] if _SOURCE_STACK else None
+
+
+def user_source():
+    """While compiling: the innermost line being compiled that belongs to the user's code (not mindlab's own
+    layers), or None when the compiled code so far is all mindlab's (then the caller's frame is the user's line)."""
+    for s in reversed(_SOURCE_STACK):
+        if s.file.startswith("<") or not _is_internal(os.path.abspath(s.file)):
+            return s
+    return None

@@ -226,8 +226,11 @@ def _forward_graph(gf, args, kwargs):
     fn = gf.fn
     name = getattr(fn, "__name__", type(fn).__name__)
     sub = Compiler(f"{name}_fwd")
+    from ..frontend.parser import LocalFunction
     if isinstance(fn, Cell):
         graph, leaves, rebuild = sub.compile(type(fn).construct, args, kwargs, self_obj=fn)
+    elif isinstance(fn, LocalFunction):   # a def / lambda inside compiled code: may close over outer values
+        graph, leaves, rebuild = sub.compile_body(lambda *a, **k: sub.call_local(fn, a, k), args, kwargs)
     elif getattr(fn, "__mindlab_grad__", None) is not None:      # grad of grad
         graph, leaves, rebuild = sub.compile_body(lambda *a, **k: fn.package(*call_grad_transform(sub, fn, a, k)),
                                                   args, kwargs)
@@ -256,6 +259,10 @@ def call_grad_transform(compiler, gf, args, kwargs):
     G = differentiate(closed, wrt_all)
     # inputs of the gradient graph: the forward graph's params (outer values), then one sensitivity per output
     outer_of = {id(p): v for p, v in sub.arg_params}
+    for k, fv in enumerate(graph.free_variables()):   # outer values a local function closes over: extra inputs
+        p = graph.add_param(f"fv{k}", fv.abstract)
+        _replace_in(graph, fv, p)
+        outer_of[id(p)] = Symbol(fv)
     ins = []
     for p in graph.params:
         ins.append(compiler.weight(p.default) if p.default is not None else outer_of[id(p)])
@@ -271,6 +278,15 @@ def call_grad_transform(compiler, gf, args, kwargs):
     gw = iter(grads[len(wrt):])
     wg = [next(gw) if k is not None else F.zeros_like(compiler.weight(w)) for w, k in zip(weights, w_index)]
     return value, pg, wg, single
+
+
+def _replace_in(graph, old, new):
+    for g in graph.all_graphs():
+        for n in g.nodes:
+            if any(i is old for i in n.inputs):
+                n.inputs = tuple(new if i is old else i for i in n.inputs)
+        if g.output is old:
+            g.output = new
 
 
 def _sensitivities(gf, out_leaves, sens):

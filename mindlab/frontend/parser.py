@@ -12,8 +12,7 @@ what to do instead.
 """
 import ast
 import builtins
-import inspect
-import textwrap
+import linecache
 import types
 
 import numpy as np
@@ -21,9 +20,9 @@ import numpy as np
 from .. import dtype as mdt
 from ..errors import GraphModeSyntaxError, MindlabError, push_source, pop_source, current_source
 from ..ir.anf import Graph, SourceInfo, AbstractTuple, IF, WHILE, PRINT, MAKE_TUPLE
-from ..ir.builder import Symbol, building, current_graph, to_node, wrap_node, make_tuple
+from ..ir.builder import Symbol, building, current_graph, to_node, wrap_node, make_tuple, weights_from
 from ..ops.abstract import AbstractTensor
-from ..tensor import Tensor, Parameter
+from ..tensor import Tensor, Parameter, ParameterTuple
 
 _MINDLAB_PREFIX = __name__.split(".")[0] + "."
 _MAX_UNROLL = 10000
@@ -32,34 +31,55 @@ _MAX_UNROLL = 10000
 
 
 class ParsedFunction:
-    """A function's AST with its file and line offset, parsed once per code object."""
+    """A function's AST node inside its whole parsed file (or notebook cell), parsed once per code object.
+    Parsing the whole file keeps line numbers exact and finds lambdas in the middle of multi-line expressions."""
     _cache = {}
+    _files = {}
 
     def __init__(self, fn):
         code = fn.__code__
-        try:
-            lines, first = inspect.getsourcelines(fn)
-            self.file = inspect.getsourcefile(fn) or code.co_filename
-        except (OSError, TypeError):
+        self.file = code.co_filename
+        lines = linecache.getlines(self.file, fn.__globals__ if hasattr(fn, "__globals__") else None)
+        if not lines:
             raise GraphModeSyntaxError(
                 f"GRAPH_MODE needs the source of {fn.__qualname__!r} to compile it, and Python cannot find it "
                 f"(defined in an interactive prompt or exec?). Define it in a file or notebook cell, or use "
-                f"PYNATIVE_MODE.") from None
-        src = textwrap.dedent("".join(lines))
-        tree = ast.parse(src)
-        node = tree.body[0]
-        if not isinstance(node, (ast.FunctionDef, ast.Lambda)):
-            if isinstance(node, ast.Expr) or isinstance(node, ast.Assign):
-                lam = [n for n in ast.walk(node) if isinstance(n, ast.Lambda)]
-                if not lam:
-                    raise GraphModeSyntaxError(f"cannot find the definition of {fn.__qualname__!r}")
-                node = lam[0]
-            else:
-                raise GraphModeSyntaxError(f"cannot find the definition of {fn.__qualname__!r}")
-        self.node = node
-        self.offset = first - 1
-        self.lines = src.splitlines()
+                f"PYNATIVE_MODE.")
+        tree = self._parse(self.file, lines)
+        self.node = self._find(tree, code, fn)
+        self.offset = 0
+        self.lines = [l.rstrip("\n") for l in lines]
         self.name = fn.__name__
+
+    @classmethod
+    def _parse(cls, file, lines):
+        key = (file, len(lines), hash("".join(lines)))
+        if key not in cls._files:
+            cls._files[key] = ast.parse("".join(lines))
+        return cls._files[key]
+
+    @staticmethod
+    def _find(tree, code, fn):
+        first = code.co_firstlineno
+        if code.co_name == "<lambda>":
+            cands = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == first]
+            if len(cands) > 1:   # several lambdas on one line: the one whose body starts where its code starts
+                starts = [(p[0], p[2]) for p in code.co_positions()
+                          if p[0] is not None and p[2] is not None and (p[2], p[3]) != (0, 0)]
+                if starts:
+                    first_pos = min(starts)
+                    before = [n for n in cands if (n.body.lineno, n.body.col_offset) <= first_pos]
+                    if before:
+                        cands = [max(before, key=lambda n: (n.body.lineno, n.body.col_offset))]
+        else:
+            cands = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and n.name == code.co_name
+                     and (n.decorator_list[0].lineno if n.decorator_list else n.lineno) == first]
+        if not cands:
+            raise GraphModeSyntaxError(f"cannot find the source of {fn.__qualname__!r} in {code.co_filename}")
+        if isinstance(cands[0], ast.AsyncFunctionDef):
+            raise GraphModeSyntaxError(_unsupported(cands[0]))
+        return cands[0]
 
     @classmethod
     def of(cls, fn):
@@ -134,14 +154,14 @@ def flatten(value):
         parts = [flatten(v) for v in value]
         leaves = [l for p in parts for l in p[0]]
         sizes = [len(p[0]) for p in parts]
-        kind = type(value)
+        kind = type(value) if not isinstance(value, ParameterTuple) else tuple   # graph results are not Parameters
 
         def rebuild(ls):
             out, i = [], 0
             for (_, rb), n in zip(parts, sizes):
                 out.append(rb(ls[i:i + n]))
                 i += n
-            return kind(out) if kind in (tuple, list) else kind(*out)
+            return kind(*out) if hasattr(kind, "_fields") else kind(out)
         return leaves, rebuild
     if isinstance(value, dict):
         keys = list(value)
@@ -182,7 +202,7 @@ class Compiler:
         """Like ``compile`` for a Python callable run directly on the symbolic inputs (mindlab's own code)."""
         kwargs = kwargs or {}
         self.arg_params = []      # (graph Param, the value it stands for), in parameter order
-        with building(self.graph):
+        with building(self.graph), weights_from(self.weight):
             sym_args = [self._input(a, f"arg{i}") for i, a in enumerate(args)]
             sym_kwargs = {k: self._input(v, k) for k, v in sorted(kwargs.items())}
             result = body(*sym_args, **sym_kwargs)
@@ -276,7 +296,7 @@ class Compiler:
             return self.emit_print(args, kwargs, node, frame)
         if getattr(func, "__mindlab_grad__", None) is not None:
             from ..autodiff.graph_grad import call_grad_transform
-            return call_grad_transform(self, func, args, kwargs)
+            return func.package(*call_grad_transform(self, func, args, kwargs))
         if isinstance(func, types.MethodType) and isinstance(func.__self__, Cell) and not _is_internal(func):
             return self.call_parsed(func.__func__, ParsedFunction.of(func.__func__), [func.__self__] + list(args),
                                     kwargs)
@@ -296,6 +316,11 @@ class Compiler:
 
     def call_cell(self, cell, args, kwargs):
         construct = type(cell).construct
+        dt = cell.__dict__.get("_mixed_dtype")
+        if dt is not None:   # to_float: float inputs (and, in expr_Attribute, float parameters) computed in dt
+            from ..ops import functional as F
+            args = [F.cast(a, dt) if isinstance(a, Tensor) and a.dtype.kind == "f" and a.dtype is not dt else a
+                    for a in args]
         return self.call_parsed(construct, ParsedFunction.of(construct), [cell] + list(args), kwargs)
 
     def call_local(self, lf, args, kwargs):
@@ -461,11 +486,15 @@ class Compiler:
             raise MindlabError(f"{msg}\n  at {frame.parsed.source(st)}")
 
     def stmt_Raise(self, st, frame):
+        """A raise reached while compiling (its condition is static): raise it now, at the user's line."""
+        from ..errors import where
         exc = self.eval(st.exc, frame) if st.exc is not None else RuntimeError("raise")
         if isinstance(exc, type):
             exc = exc()
-        src = frame.parsed.source(st)
-        raise type(exc)(f"{exc}\n  at {src.file}:{src.line}: {src.text}")
+        msg = str(exc)
+        if "\n  at " not in msg:
+            msg += where()
+        raise type(exc)(msg)
 
     def stmt_For(self, st, frame):
         if st.orelse:
@@ -713,7 +742,13 @@ class Compiler:
     def expr_Attribute(self, node, frame):
         base = self.eval(node.value, frame)
         try:
-            return self.lift(getattr(base, node.attr))
+            value = getattr(base, node.attr)
+            dt = getattr(base, "__dict__", {}).get("_mixed_dtype")
+            if dt is not None and isinstance(value, Parameter) and value.requires_grad and \
+                    value.dtype.kind == "f" and value.dtype is not dt:
+                from ..ops import functional as F
+                return F.cast(self.lift(value), dt)
+            return self.lift(value)
         except AttributeError:
             raise GraphModeSyntaxError(f"{type(base).__name__} has no attribute {node.attr!r}",
                                        frame.parsed.source(node)) from None
@@ -816,7 +851,11 @@ class Compiler:
         index = self.eval(node.slice, frame)
         try:
             return self.lift(base[index])
+        except MindlabError:
+            raise
         except (IndexError, KeyError, TypeError) as exc:
+            if "\n  at " in str(exc):   # already a mindlab error naming the user's line
+                raise
             raise GraphModeSyntaxError(f"indexing failed: {exc}", frame.parsed.source(node)) from None
 
     def expr_Slice(self, node, frame):

@@ -10,10 +10,24 @@ import numpy as np
 from .. import dtype as mdt
 from ..errors import MindlabError, current_source, where
 from ..ops.abstract import AbstractTensor
-from ..tensor import Tensor
+from ..tensor import Tensor, Parameter
 from .anf import Graph, Node, AbstractTuple, TUPLE_GETITEM, MAKE_TUPLE
 
 _stack = []   # graphs being built, innermost last
+_weight_hooks = []   # the compilers' functions mapping a Parameter to the Symbol of its graph weight
+
+
+class weights_from:
+    """Context manager: while inside, Parameters met by ``to_node`` become ``hook(parameter)`` (graph weights)."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __enter__(self):
+        _weight_hooks.append(self.hook)
+
+    def __exit__(self, *exc):
+        _weight_hooks.pop()
 
 
 class building:
@@ -102,6 +116,8 @@ def to_node(value, graph=None):
     if isinstance(value, Symbol):
         return value.node
     g = graph or current_graph()
+    if _weight_hooks and isinstance(value, Parameter):
+        return _weight_hooks[-1](value).node
     if isinstance(value, Tensor):
         return g.constant(value._data, AbstractTensor(value.shape, value.dtype), current_source())
     raise TypeError(f"expected a tensor in the graph, got {type(value).__name__}.{where()}")

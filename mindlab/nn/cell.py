@@ -4,14 +4,16 @@
 A Cell registers the Parameters and sub-Cells assigned to its attributes, in assignment order. Parameter names are
 dotted attribute paths: assigning a Cell as ``self.fc1`` renames its parameters ``fc1.weight``, ``fc1.bias``
 (``auto_prefix=True``, the default), so every parameter of a network has a unique, checkpoint-stable name.
-Calling a Cell runs its ``construct``. In GRAPH_MODE it still runs eagerly for now (the graph compiler plugs in
-here later); results are the same in both modes.
+Calling a Cell runs its ``construct``: eagerly in PYNATIVE_MODE; in GRAPH_MODE ``construct`` is parsed into a graph,
+compiled once per input signature and run as a program (``mindlab.frontend.jit``).
 """
 from collections import OrderedDict
 
 from .. import dtype as mdt
 from ..errors import where
 from ..tensor import Tensor, Parameter, ParameterTuple
+from ..context import _state as _ctx, GRAPH_MODE as _GRAPH_MODE
+from ..ir.builder import _stack as _building
 
 __all__ = ["Cell", "SequentialCell", "CellList"]
 
@@ -50,9 +52,26 @@ class Cell:
         if "_params" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: Cell.__init__ was not called; call super().__init__() "
                                f"first in __init__.{where()}")
+        if _ctx["mode"] == _GRAPH_MODE and not _building:
+            return self._graph_call(args, kwargs)
         if self._mixed_dtype is None:
             return self.construct(*args, **kwargs)
         return self._run_mixed(args, kwargs)
+
+    def _graph_call(self, args, kwargs):
+        """GRAPH_MODE: compile ``construct`` (once per input signature and training flag) and run the graph."""
+        fn = self.__dict__.get("_jit_construct")
+        if fn is None:
+            from ..frontend.jit import JitFunction
+            fn = JitFunction(type(self).construct, self_obj=self)
+            self.__dict__["_jit_construct"] = fn
+        return fn(*args, **kwargs)
+
+    def compiled(self, *args, **kwargs):
+        """The compiled graph of ``construct`` for these inputs (graph as parsed, optimized graph, pass log)."""
+        from ..frontend.jit import JitFunction
+        fn = self.__dict__.setdefault("_jit_construct", JitFunction(type(self).construct, self_obj=self))
+        return fn.compiled(*args, **kwargs)
 
     def _run_mixed(self, args, kwargs):
         """construct with float inputs and trainable float parameters cast to the ``to_float`` dtype (the casts are

@@ -13,7 +13,8 @@ from ..errors import MindlabError, where
 from ..tensor import Tensor, _wrap
 from ..autodiff.tape import STATE as _TAPE, record as _record
 from .abstract import AbstractTensor
-from ..ir.builder import Symbol as _Symbol, graph_bind as _graph_bind
+from ..ir.builder import Symbol as _Symbol, graph_bind as _graph_bind, _stack as _building
+from ..tensor import Parameter as _Parameter
 
 _ctx = _context._state
 _cache = {}
@@ -55,6 +56,10 @@ def _signature(prim, args, attrs):
 
 def bind(prim, *args, **attrs):
     """Apply ``prim`` to Tensors ``args`` with static ``attrs``; returns a Tensor (or a tuple for multi-output)."""
+    if _building:   # compiling a graph: ops on Parameters (weights) are graph nodes, not compile-time constants
+        for a in args:
+            if isinstance(a, _Parameter):
+                return _graph_bind(prim, args, attrs)
     try:
         if len(args) == 2 and not attrs:   # the hot case (binary elementwise) without building a list
             d0, d1 = args[0]._data, args[1]._data

@@ -9,6 +9,10 @@ A ``Primitive`` is a tiny named object. Its rules:
   with mindlab ops, so it is itself differentiable. ``NOT_DIFFERENTIABLE`` says so explicitly, with a reason.
 * ``cost(*avals, **attrs)`` -> Cost(flops, bytes) for the cost model and profiler.
 
+Two flags describe how the graph passes may treat an op: ``effect=True`` (it writes state in place — optimizer
+updates, assign — so it runs even when nothing uses its result, in program order) and ``random=True`` (each run
+gives a different result — dropout masks — so it is never merged or constant-folded).
+
 Adding an op is one ``defprim`` call beside its public function; nothing else in the tree changes.
 """
 from dataclasses import dataclass
@@ -42,11 +46,11 @@ class Cost:
 
 class Primitive:
     """One op and its rules. ``outputs`` > 1 for ops returning a tuple."""
-    __slots__ = ("name", "infer", "impl", "bprop", "cost", "outputs", "doc", "__weakref__")
+    __slots__ = ("name", "infer", "impl", "bprop", "cost", "outputs", "doc", "effect", "random", "__weakref__")
 
-    def __init__(self, name, infer, impl, bprop, cost, outputs=1, doc=""):
+    def __init__(self, name, infer, impl, bprop, cost, outputs=1, doc="", effect=False, random=False):
         self.name, self.infer, self.impl, self.bprop, self.cost = name, infer, impl, bprop, cost
-        self.outputs, self.doc = outputs, doc
+        self.outputs, self.doc, self.effect, self.random = outputs, doc, effect, random
 
     @property
     def differentiable(self):
@@ -56,7 +60,7 @@ class Primitive:
         return f"Primitive({self.name})"
 
 
-def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc=""):
+def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc="", effect=False, random=False):
     """Register a primitive with all its rules. ``cpu`` is the CPU kernel; other devices' kernels join ``impl``
     under their device name from their backend's own entry point (``Primitive.impl["GPU"]`` etc.)."""
     if name in REGISTRY:
@@ -66,7 +70,7 @@ def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc=""):
             raise TypeError(f"primitive {name!r}: rule {rule} must be callable, got {value!r}")
     if not (callable(bprop) or isinstance(bprop, _NotDifferentiable)):
         raise TypeError(f"primitive {name!r}: bprop must be callable or not_differentiable(reason)")
-    p = Primitive(name, infer, {"CPU": cpu}, bprop, cost, outputs, doc)
+    p = Primitive(name, infer, {"CPU": cpu}, bprop, cost, outputs, doc, effect, random)
     REGISTRY[name] = p
     return p
 

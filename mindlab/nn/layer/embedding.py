@@ -48,7 +48,7 @@ class Embedding(Cell):
             raise TypeError(f"Embedding: ids must be an integer tensor, got {ids.dtype}{list(ids.shape)}.{where()}")
         flat = ops.reshape(ids, (-1,))
         if self.use_one_hot:
-            dt = self.embedding_table._data.dtype
+            dt = self.embedding_table.dtype.np
             one_hot = ops.one_hot(flat, self.vocab_size, _wrap(np.ones((), dt)), _wrap(np.zeros((), dt)))
             out = ops.matmul(one_hot, self.embedding_table)
         else:

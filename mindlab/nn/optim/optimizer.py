@@ -176,17 +176,20 @@ class Optimizer(Cell):
 
     # ------------------------------------------------------------------ what subclasses call in construct
     def _lr_at(self, obj, step):
+        """The rate of ``obj`` at ``step`` (an int32 tensor of shape (1,)), computed with ops so that a compiled
+        training step reads the step counter when it runs, not when it is compiled."""
         if isinstance(obj, Parameter):
             if obj.ndim == 0:
                 return obj
-            return _wrap(np.array(obj._data[min(step, obj.shape[0] - 1)]))
-        value = obj(_wrap(np.array([step], dtype=np.int32)))
+            index = ops.minimum(step, obj.shape[0] - 1)
+            return ops.reshape(ops.gather(obj, index, 0), ())
+        value = obj(step)
         return value if isinstance(value, Tensor) else _f32(value)
 
     def get_lr(self):
         """The learning rate of the current step (a tuple, one per parameter, with per-group rates); advances the
         step counter. Optimizers call it once per update."""
-        step = int(self.global_step._data[0])
+        step = ops.identity(self.global_step) + 0   # the step's value now (a copy: the counter is updated below)
         rates = [self._lr_at(o, step) for o in self._lr_objs]
         ops.assign(self.global_step, self.global_step + 1)
         if self.is_group_lr:

@@ -52,6 +52,6 @@ class TrainOneStepCell(Cell):
     def construct(self, *inputs):
         loss, grads = self.grad_fn(*inputs)
         if self.sens != 1.0:   # the output sensitivity scales every gradient linearly
-            grads = tuple(g * self.sens for g in grads)
+            grads = tuple([g * self.sens for g in grads])
         self.optimizer(grads)
         return loss

@@ -694,7 +694,7 @@ def _gen_mask_cpu(x, keep_prob, seed):
 
 dropout_gen_mask_p = defprim(
     "dropout_gen_mask", infer=_gen_mask_infer,
-    cpu=_gen_mask_cpu, cost=elementwise_cost(2),
+    cpu=_gen_mask_cpu, cost=elementwise_cost(2), random=True,
     bprop=not_differentiable("a random 0/1 mask does not depend on the input's values"),
     doc="A random 0/1 mask shaped like x, each element 1 with probability keep_prob (seeded by mindlab.set_seed).")
 

@@ -92,7 +92,7 @@ def _assign_cpu(variable, value):
     return np.array(np.broadcast_to(value, variable.shape), dtype=variable.dtype)   # read-only: a replacement
 
 
-assign_p = defprim("assign", infer=_assign_infer, cpu=_assign_cpu, bprop=_UPDATE,
+assign_p = defprim("assign", infer=_assign_infer, cpu=_assign_cpu, bprop=_UPDATE, effect=True,
                    cost=lambda variable, value: Cost(0, variable.nbytes + value.nbytes))
 
 
@@ -100,7 +100,8 @@ def assign(variable, value):
     """Writes ``value`` (broadcast, cast to ``variable``'s dtype) into ``variable`` and returns ``variable``. The
     variable's data is updated in place (replaced when it is read-only)."""
     out = bind(assign_p, variable, as_tensor(value, variable))
-    variable._data = out._data
+    if out._data is not None:   # (None while compiling a graph: there the assign node does the write)
+        variable._data = out._data
     return variable
 
 
@@ -125,7 +126,7 @@ def _apply_momentum_cpu(variable, accumulation, learning_rate, gradient, momentu
     return variable
 
 
-apply_momentum_p = defprim("apply_momentum", infer=_apply_momentum_infer, cpu=_apply_momentum_cpu, bprop=_UPDATE,
+apply_momentum_p = defprim("apply_momentum", infer=_apply_momentum_infer, cpu=_apply_momentum_cpu, bprop=_UPDATE, effect=True,
                            cost=_update_cost(4, 2))
 
 
@@ -167,7 +168,7 @@ def _sgd_cpu(parameters, gradient, learning_rate, accum, momentum, stat, dampeni
     return parameters
 
 
-sgd_p = defprim("sgd", infer=_sgd_infer, cpu=_sgd_cpu, bprop=_UPDATE, cost=_update_cost(6, 3))
+sgd_p = defprim("sgd", infer=_sgd_infer, cpu=_sgd_cpu, bprop=_UPDATE, effect=True, cost=_update_cost(6, 3))
 
 
 def sgd(parameters, gradient, learning_rate, accum, momentum, stat, dampening=0.0, weight_decay=0.0,
@@ -216,7 +217,7 @@ def _adam_cpu(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, gr
     return var, m, v
 
 
-adam_p = defprim("adam", infer=_adam_infer, cpu=_adam_cpu, bprop=_UPDATE, cost=_update_cost(12, 3), outputs=3)
+adam_p = defprim("adam", infer=_adam_infer, cpu=_adam_cpu, bprop=_UPDATE, effect=True, cost=_update_cost(12, 3), outputs=3)
 
 
 def adam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, gradient, use_locking=False,
@@ -258,7 +259,7 @@ def _adam_wd_cpu(var, m, v, lr, beta1, beta2, epsilon, decay, gradient, use_lock
     return var, m, v
 
 
-adam_weight_decay_p = defprim("adam_weight_decay", infer=_adam_wd_infer, cpu=_adam_wd_cpu, bprop=_UPDATE,
+adam_weight_decay_p = defprim("adam_weight_decay", infer=_adam_wd_infer, cpu=_adam_wd_cpu, bprop=_UPDATE, effect=True,
                               cost=_update_cost(12, 3), outputs=3)
 
 
