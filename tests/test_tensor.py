@@ -119,3 +119,10 @@ def test_shape_error_names_op_shapes_and_user_line():
     with pytest.raises(ValueError) as err:
         a + Tensor(np.ones((2, 3), np.float32))
     assert "add" in str(err.value) and "test_tensor.py:" in str(err.value)
+
+
+def test_flatten_method_merges_all_dims_like_mindspore():
+    t = Tensor(np.ones((2, 3, 4), np.float32))
+    assert t.flatten().shape == (24,)
+    assert t.flatten(start_dim=1).shape == (2, 12)
+    assert ms.ops.flatten(t).shape == (2, 12)     # ops.flatten keeps the batch dim

@@ -621,6 +621,11 @@ class Compiler:
         for k, (a, b) in enumerate(zip(leaves_t, leaves_e)):
             if isinstance(a, Tensor) or isinstance(b, Tensor):
                 tensor_pos.append(k)
+            elif _is_number(a) and _is_number(b) and not _static_equal(a, b):
+                dt = np.bool_ if isinstance(a, bool) and isinstance(b, bool) else \
+                    (np.int64 if not isinstance(a, float) and not isinstance(b, float) else np.float32)
+                leaves_t[k], leaves_e[k] = Tensor(np.asarray(a, dt)), Tensor(np.asarray(b, dt))
+                tensor_pos.append(k)
             elif not _static_equal(a, b):
                 what = f"variable {names[k]!r}" if names and len(names) == len(leaves_t) else "a value"
                 raise GraphModeSyntaxError(
@@ -665,10 +670,14 @@ class Compiler:
 
     def tensor_while(self, st, frame):
         src = frame.parsed.source(st)
-        if _has_exit(ast.Module(body=st.body, type_ignores=[]), loops=False):
+        if any(isinstance(n, ast.Return) for s_ in st.body for n in ast.walk(s_)):
             raise GraphModeSyntaxError(
-                "break/continue/return inside a while loop whose condition is a tensor is not supported yet: "
-                "fold the exit into the loop condition (e.g. `while cond and not done`)", src)
+                "return inside a while loop whose condition is a tensor: set a result variable and break "
+                "instead, then return after the loop", src)
+        if _has_exit(ast.Module(body=st.body, type_ignores=[]), loops=True):
+            st = _lower_loop_exits(st)          # break/continue become carried flags
+            frame.env[_BRK] = False
+            frame.env[_CNT] = False
         assigned = _assigned_names(st.body)
         carried = [n for n in assigned if n in frame.env]
         for n in carried:
@@ -942,6 +951,10 @@ def _as_store(node):
     return node
 
 
+def _is_number(v):
+    return isinstance(v, (bool, int, float, np.number)) and not isinstance(v, Tensor)
+
+
 def _static_equal(a, b):
     try:
         return bool(a == b) if not isinstance(a, np.ndarray) else np.array_equal(a, b)
@@ -981,6 +994,53 @@ def _has_exit(stmt, loops=True):
     v = V()
     v.visit(stmt)
     return v.found
+
+
+_BRK, _CNT = "__mindlab_break", "__mindlab_continue"
+
+
+def _lower_loop_exits(loop):
+    """Rewrite a while loop's break/continue into flags, so the loop becomes a plain tensor while:
+
+        while c:                     while c and not BRK:
+            A                            CNT = False
+            if t: break       ->         A
+            B                            if t: BRK = True
+                                         if not (BRK or CNT): B
+    """
+    def flag(name, value, at):
+        node = ast.Assign(targets=[ast.Name(name, ast.Store())], value=ast.Constant(value))
+        return ast.copy_location(node, at)
+
+    def pending(at):
+        test = ast.UnaryOp(ast.Not(), ast.BoolOp(ast.Or(), [ast.Name(_BRK, ast.Load()), ast.Name(_CNT, ast.Load())]))
+        return ast.fix_missing_locations(ast.copy_location(test, at))
+
+    def lower(stmts):
+        out = []
+        for k, st in enumerate(stmts):
+            if isinstance(st, ast.Break):
+                out.append(flag(_BRK, True, st))
+                return out
+            if isinstance(st, ast.Continue):
+                out.append(flag(_CNT, True, st))
+                return out
+            if isinstance(st, ast.If) and _has_exit(st, loops=True):
+                out.append(ast.copy_location(ast.If(test=st.test, body=lower(st.body) or [ast.Pass()],
+                                                    orelse=lower(st.orelse)), st))
+                rest = lower(stmts[k + 1:])
+                if rest:
+                    out.append(ast.copy_location(ast.If(test=pending(st), body=rest, orelse=[]), st))
+                return out
+            out.append(st)
+        return out
+
+    test = ast.BoolOp(ast.And(), [loop.test, ast.UnaryOp(ast.Not(), ast.Name(_BRK, ast.Load()))])
+    test = ast.fix_missing_locations(ast.copy_location(test, loop.test))
+    body = [flag(_CNT, False, loop.body[0])] + lower(loop.body)
+    for n in body:
+        ast.fix_missing_locations(n)
+    return ast.copy_location(ast.While(test=test, body=body, orelse=[]), loop)
 
 
 def _assigned_names(stmts):

@@ -22,7 +22,7 @@ METHODS = {
     "__and__": ("logical_and", "self"), "__or__": ("logical_or", "self"), "__invert__": ("logical_not", "self"),
     "__getitem__": ("tensor_getitem", "self"),
     "astype": ("cast", "self"), "reshape": ("reshape", "self"), "transpose": ("transpose", "self"),
-    "flatten": ("flatten", "self"), "squeeze": ("squeeze", "self"), "expand_dims": ("expand_dims", "self"),
+    "squeeze": ("squeeze", "self"), "expand_dims": ("expand_dims", "self"),
     "broadcast_to": ("broadcast_to", "self"), "sum": ("sum", "self"), "mean": ("mean", "self"),
     "max": ("max", "self"), "min": ("min", "self"), "prod": ("prod", "self"), "argmax": ("argmax", "self"),
     "argmin": ("argmin", "self"), "exp": ("exp", "self"), "log": ("log", "self"), "sqrt": ("sqrt", "self"),
@@ -84,6 +84,19 @@ def _setitem(self, index, value):
     self._data = F.tensor_setitem(self, index, value)._data
 
 
+def _flatten(self, order="C", *, start_dim=0, end_dim=-1):
+    """MindSpore's ``Tensor.flatten``: dims start_dim..end_dim merged into one (all of them by default)."""
+    if order != "C":
+        raise ValueError(f"Tensor.flatten: only order='C' is supported, got {order!r}")
+    nd = max(self.ndim, 1)
+    s, e = start_dim % nd, end_dim % nd
+    shape = tuple(self.shape)
+    merged = 1
+    for d in shape[s:e + 1]:
+        merged *= d
+    return F.reshape(self, shape[:s] + (merged,) + shape[e + 1:])
+
+
 def _copy(self):
     return Tensor(self.asnumpy())
 
@@ -91,4 +104,5 @@ def _copy(self):
 Tensor.__pos__ = _pos
 Tensor.__setitem__ = _setitem
 Tensor.copy = _copy
+Tensor.flatten = _flatten
 Tensor.T = property(lambda self: F.transpose(self, tuple(range(self.ndim))[::-1]))

@@ -218,3 +218,61 @@ def test_gradient_graph_is_printable_ir():
     text = dump(next(iter(gw.graph_cache.values())).optimized)
     assert "while(" in text and "while_grad(" in text
 
+
+
+def _loop_with_exits(x):
+    i = ops.sum(x) * 0
+    total = x * 0
+    while i < 10:
+        i = i + 1
+        if i == 3:
+            continue
+        total = total + x * i
+        if ops.sum(total) > 20:
+            break
+    return total, i
+
+
+def test_break_and_continue_in_tensor_while():
+    x = Tensor(np.array([1.0, 2.0]))
+    t, i = jit(_loop_with_exits)(x)
+    te, ie = _loop_with_exits(x)
+    np.testing.assert_allclose(t.asnumpy(), te.asnumpy())
+    assert float(i) == float(ie) == 4.0
+    c = jit(_loop_with_exits).compiled(x)
+    assert "while(" in dump(c.graph)       # still one loop node, not unrolled
+    g_eager = ms.grad(lambda v: ops.sum(_loop_with_exits(v)[0]))(x)
+    ms.set_context(mode=ms.GRAPH_MODE)
+    g_graph = ms.grad(lambda v: ops.sum(_loop_with_exits(v)[0]))(x)
+    np.testing.assert_allclose(g_graph.asnumpy(), g_eager.asnumpy())
+
+
+def test_return_inside_tensor_while_is_a_clear_error():
+    def f(x):
+        while ops.sum(x) < 10:
+            if ops.sum(x) > 5:
+                return x
+            x = x * 2
+        return x
+    with pytest.raises(GraphModeSyntaxError, match="return inside a while loop"):
+        jit(f)(Tensor(X))
+
+
+def test_seed_mul_example_runs_in_graph_mode():
+    from mindlab import nn
+    from mindlab.ops import operations as P
+
+    class Mul(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.mul = P.Mul()
+
+        def construct(self, x, y):
+            return self.mul(x, y)
+    ms.set_context(mode=ms.GRAPH_MODE)
+    net = Mul()
+    out = net(Tensor(X), Tensor(Y))
+    assert str(out) == "[ 4. 10. 18.]"
+    c = net.compiled(Tensor(X), Tensor(Y))
+    assert "mul(%arg0, %arg1)" in dump(c.graph)
+    assert net._jit_construct.cache_info()["misses"] == 1
