@@ -167,8 +167,8 @@ def _bprop_node(n, env, value, g, add_grad):
         return
     ins = [value(i) for i in n.inputs]
     out = env[id(n)]
-    if prim.outputs > 1:
-        dout = tuple(g.get(k) if g.get(k) is not None else F.zeros_like(out[k]) for k in range(prim.outputs))
+    if prim.outputs != 1:
+        dout = tuple(g.get(k) if g.get(k) is not None else F.zeros_like(out[k]) for k in range(len(out)))
     else:
         dout = g
     in_grads = prim.bprop(ins, out, dout, **n.attrs)

@@ -45,7 +45,8 @@ class Cost:
 
 
 class Primitive:
-    """One op and its rules. ``outputs`` > 1 for ops returning a tuple."""
+    """One op and its rules. ``outputs`` > 1 for ops returning a tuple of that many tensors; None for ops whose
+    number of outputs depends on their attributes (``split``): infer then returns a tuple of any length."""
     __slots__ = ("name", "infer", "impl", "bprop", "cost", "outputs", "doc", "effect", "random", "__weakref__")
 
     def __init__(self, name, infer, impl, bprop, cost, outputs=1, doc="", effect=False, random=False):

@@ -48,4 +48,6 @@ SAMPLES = {
              Case((rand(2, 1, 3),), dict(dims=(3, 2)))],
     "fill": [Case((), dict(dtype=mdt.float32, shape=(2, 3), value=1.5)),
              Case((), dict(dtype=mdt.int32, shape=(4,), value=7))],
+    "split": [Case((rand(6, 4),), dict(axis=0, sizes=(2, 4))), Case((rand(3, 5),), dict(axis=1, sizes=(1, 1, 3))),
+              Case((rand(2, 3, 4),), dict(axis=2, sizes=(4,)))],
 }

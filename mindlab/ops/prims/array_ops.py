@@ -761,9 +761,30 @@ def _split_axis(op, x, axis):
         raise _error(op, exc, [x]) from None
 
 
+def _split_infer(x, axis, sizes):
+    a = norm_axis(axis, x.ndim)
+    if sum(sizes) != x.shape[a] or any(v < 0 for v in sizes):
+        raise ShapeError(f"sections {list(sizes)} do not add up to the size {x.shape[a]} of axis {axis}")
+    return tuple(AbstractTensor(x.shape[:a] + (v,) + x.shape[a + 1:], x.dtype) for v in sizes)
+
+
+def _split_cpu(x, axis, sizes):
+    bounds = np.cumsum(sizes)[:-1]
+    return tuple(np.ascontiguousarray(p) for p in np.split(x, bounds, axis=axis))
+
+
+def _split_bprop(inputs, out, dout, axis, sizes):
+    return (concat(tuple(dout), axis),)
+
+
+split_p = defprim(
+    "split", infer=_split_infer, cpu=_split_cpu, bprop=_split_bprop, cost=memory_cost, outputs=None,
+    doc="Cuts a tensor along an axis into pieces of the given sizes (as many outputs as sizes).")
+
+
 def split(tensor, split_size_or_sections, axis=0):
     """``tensor`` cut along ``axis`` into a tuple of pieces: of ``split_size_or_sections`` each (an int; the last
-    piece may be smaller), or of the sizes listed. Each piece is a slice (``tensor_getitem``)."""
+    piece may be smaller), or of the sizes listed."""
     x = as_tensor(tensor)
     a = _split_axis("split", x, axis)
     n = x.shape[a]
@@ -774,13 +795,7 @@ def split(tensor, split_size_or_sections, axis=0):
         sizes = [int(s)] * (n // s) + ([n % s] if n % s else [])
     else:
         sizes = [int(v) for v in s]
-        if sum(sizes) != n or any(v < 0 for v in sizes):
-            raise _error("split", f"sections {sizes} do not add up to the size {n} of axis {axis}", [x])
-    out, start = [], 0
-    for size in sizes:
-        out.append(bind(tensor_getitem_p, x, index=_axis_slice(a, (start, start + size, 1))))
-        start += size
-    return tuple(out)
+    return bind(split_p, x, axis=a, sizes=tuple(sizes))
 
 
 class Split(Primitive):
