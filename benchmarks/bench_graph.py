@@ -1,0 +1,154 @@
+"""GRAPH_MODE: compiled train steps and compile time, side by side with PyTorch eager, JAX jit and numpy.
+
+    .venv/bin/python benchmarks/bench_graph.py [--threads 1] [--quick]
+
+(a) MLP train step (784-512-512-10, batch 128, Momentum; the same step and data as bench_eager.py): mindlab
+    GRAPH_MODE (TrainOneStepCell compiled to one graph: forward, backward and update), mindlab PyNative, PyTorch
+    eager, JAX jit, numpy by hand.
+(b) LeNet-5 train step (batch 32, 1x32x32, Momentum): mindlab GRAPH_MODE and PyNative vs PyTorch eager.
+(c) First call of the MLP step in GRAPH_MODE: parse + compile + run, in a fresh process.
+Medians of repeated steps after warm-up; ratios to PyTorch eager. Results go to docs/benchmarks.md.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_eager as be   # noqa: E402  (shared data, reference steps, timing helpers)
+
+LENET_BATCH = 32
+
+
+def lenet_data():
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((LENET_BATCH, 1, 32, 32), dtype=np.float32),
+            rng.integers(0, 10, LENET_BATCH).astype(np.int32))
+
+
+def lenet_mindlab(ms, mode):
+    nn = ms.nn
+
+    class LeNet5(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 6, 5, pad_mode="valid", has_bias=True)
+            self.conv2 = nn.Conv2d(6, 16, 5, pad_mode="valid", has_bias=True)
+            self.pool = nn.MaxPool2d(2, 2)
+            self.relu = nn.ReLU()
+            self.flatten = nn.Flatten()
+            self.fc1 = nn.Dense(400, 120)
+            self.fc2 = nn.Dense(120, 84)
+            self.fc3 = nn.Dense(84, 10)
+
+        def construct(self, x):
+            x = self.pool(self.relu(self.conv1(x)))
+            x = self.pool(self.relu(self.conv2(x)))
+            x = self.flatten(x)
+            return self.fc3(self.relu(self.fc2(self.relu(self.fc1(x)))))
+
+    ms.set_context(mode=mode)
+    net = LeNet5()
+    step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")),
+                               nn.Momentum(net.trainable_params(), 0.01, 0.9))
+    step.set_train()
+    x, y = lenet_data()
+    tx, ty = ms.Tensor(x), ms.Tensor(y)
+    return lambda: step(tx, ty).asnumpy()
+
+
+def lenet_torch(torch):
+    tnn = torch.nn
+    net = tnn.Sequential(tnn.Conv2d(1, 6, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Conv2d(6, 16, 5), tnn.ReLU(),
+                         tnn.MaxPool2d(2), tnn.Flatten(), tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84),
+                         tnn.ReLU(), tnn.Linear(84, 10))
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = tnn.CrossEntropyLoss()
+    x, y = lenet_data()
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(net(tx), ty)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def table(title, res, ref_name):
+    print(f"\n## {title}\n")
+    ref = res.get(ref_name)
+    print("| implementation | ms/step | vs torch eager |")
+    print("|---|---:|---:|")
+    for name, v in res.items():
+        print(f"| {name} | {v:.2f} | {f'{v / ref:.2f}x' if ref else '—'} |")
+    return ref
+
+
+def first_call_seconds():
+    """Parse + compile + run of the MLP step in GRAPH_MODE, in a fresh interpreter (imports excluded)."""
+    code = ("import time, sys; sys.path.insert(0, %r); import bench_eager as be; import mindlab as ms; "
+            "step = be.step_mindlab(ms, ms.GRAPH_MODE); t = time.perf_counter(); step(); "
+            "print(time.perf_counter() - t)") % os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-2000:])
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, metavar="N")
+    args = ap.parse_args(argv)
+    libs = {}
+    for name in ("mindlab", "torch", "jax"):
+        mod = be._optional(name)
+        if mod is not None:
+            libs[name] = mod
+    ms = libs["mindlab"]
+    print(f"# {be.machine()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.threads:
+        be._cap_threads(args.threads, libs)
+    repeats, warmup = (5, 2) if args.quick else (50, 10)
+
+    def timed(make):
+        step = make()
+        step()
+        return be._median_per_call(step, 1, repeats, warmup) * 1e3
+
+    mlp = {"mindlab GRAPH_MODE": timed(lambda: be.step_mindlab(ms, ms.GRAPH_MODE)),
+           "mindlab PyNative": timed(lambda: be.step_mindlab(ms, ms.PYNATIVE_MODE))}
+    if "torch" in libs:
+        mlp["torch eager"] = timed(lambda: be.step_torch(libs["torch"]))
+    if "jax" in libs:
+        mlp["jax jit"] = timed(lambda: be.step_jax(libs["jax"]))
+    mlp["numpy (by hand)"] = timed(be.step_numpy)
+    ref = table(f"(a) MLP train step, batch {be.BATCH}, {'-'.join(map(str, be.SIZES))} (ms/step, median of "
+                f"{repeats})", mlp, "torch eager")
+    if ref:
+        r = mlp["mindlab GRAPH_MODE"] / ref
+        print(f"\ntarget: GRAPH_MODE MLP step <= 0.8x PyTorch eager: {r:.2f}x -> {'MET' if r <= 0.8 else 'NOT MET'}")
+
+    lenet = {"mindlab GRAPH_MODE": timed(lambda: lenet_mindlab(ms, ms.GRAPH_MODE)),
+             "mindlab PyNative": timed(lambda: lenet_mindlab(ms, ms.PYNATIVE_MODE))}
+    if "torch" in libs:
+        lenet["torch eager"] = timed(lambda: lenet_torch(libs["torch"]))
+    ref = table(f"(b) LeNet-5 train step, batch {LENET_BATCH}, 1x32x32 (ms/step, median of {repeats})", lenet,
+                "torch eager")
+    if ref:
+        r = lenet["mindlab GRAPH_MODE"] / ref
+        print(f"\ntarget: GRAPH_MODE LeNet-5 step <= 1.0x PyTorch eager: {r:.2f}x -> {'MET' if r <= 1.0 else 'NOT MET'}")
+
+    t = first_call_seconds()
+    print(f"\n## (c) first call of the GRAPH_MODE MLP step (parse + compile + run): {t:.3f} s -> "
+          f"{'MET' if t <= 0.2 else 'NOT MET'} (target <= 0.2 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
