@@ -13,9 +13,16 @@ from .autodiff.grad import grad, value_and_grad, GradOperation
 from .common.seed import set_seed, get_seed
 from . import nn
 from .frontend.jit import jit
+from .parallel.context import (ParallelMode, set_auto_parallel_context, get_auto_parallel_context,
+                               reset_auto_parallel_context)
+from . import communication
+from . import dataset, amp, train
+from .train import Model, save_checkpoint, load_checkpoint, load_param_into_net
 
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Parameter", "ParameterTuple", "context", "set_context", "get_context", "GRAPH_MODE",
            "PYNATIVE_MODE", "ops", "nn", "jit", "errors", "grad", "value_and_grad", "GradOperation", "set_seed", "get_seed",
-           "dtype", "bool_", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64"]
+           "dtype", "dataset", "amp", "train", "Model", "save_checkpoint", "load_checkpoint",
+           "load_param_into_net", "set_auto_parallel_context", "get_auto_parallel_context",
+           "reset_auto_parallel_context", "ParallelMode", "communication", "bool_", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64"]

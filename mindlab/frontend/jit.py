@@ -41,6 +41,11 @@ class Compiled:
         self.program = Program(self.optimized)
         self.weights = [p.default for p in self.optimized.params]
 
+    def views(self):
+        """GraphViews (text / DOT / SVG / graph JSON, and a Jupyter mimebundle) of the parsed and optimized graphs."""
+        from ..ir.views import views_of
+        return views_of(self)
+
     def run(self, args, kwargs):
         arrays = []
         tensors = iter(_tensor_args(args, kwargs))

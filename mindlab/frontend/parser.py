@@ -194,6 +194,9 @@ class Compiler:
         self.graph.source = parsed.source(parsed.node)
 
         def body(*sym_args, **sym_kwargs):
+            from ..nn.cell import Cell
+            if isinstance(self_obj, Cell) and fn is type(self_obj).construct:
+                return self.call_cell(self_obj, list(sym_args), sym_kwargs)   # (to_float casts included)
             bound = [self_obj] + list(sym_args) if self_obj is not None else list(sym_args)
             return self.call_parsed(fn, parsed, bound, sym_kwargs)
         return self.compile_body(body, args, kwargs)

@@ -8,7 +8,7 @@ IR when the autodiff pass differentiates a graph.
 import numpy as np
 
 from .. import dtype as mdt
-from ..errors import MindlabError, current_source, where
+from ..errors import MindlabError, current_source, user_source, where
 from ..ops.abstract import AbstractTensor
 from ..tensor import Tensor, Parameter
 from .anf import Graph, Node, AbstractTuple, TUPLE_GETITEM, MAKE_TUPLE
@@ -146,7 +146,13 @@ def graph_bind(prim, args, attrs):
         raise _fail(prim, args, attrs, exc) from None
     if isinstance(out, tuple):
         out = AbstractTuple(out)
-    return wrap_node(g.apply(prim, inputs, attrs, out, current_source()))
+    return wrap_node(g.apply(prim, inputs, attrs, out, node_source()))
+
+
+def node_source():
+    """The source line a new node is attributed to: the user's innermost line being compiled (a layer's internals
+    are attributed to the user's line that called the layer), else mindlab's own line."""
+    return user_source() or current_source()
 
 
 def make_tuple(values):

@@ -19,3 +19,21 @@ __all__ = ["Cell", "SequentialCell", "CellList", "ReLU", "GELU", "Sigmoid", "Tan
            "get_activation", "Dense", "Flatten", "Dropout", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d",
            "LayerNorm", "Embedding", "LossBase", "SoftmaxCrossEntropyWithLogits", "MSELoss", "L1Loss", "Optimizer",
            "SGD", "Momentum", "Adam", "AdamWeightDecay", "LearningRateSchedule", "WithLossCell", "TrainOneStepCell"]
+
+
+# Metrics, the evaluation cell and the loss-scale training cells live in mindlab.train / mindlab.amp (which import
+# nn); MindSpore also offers them as nn.Accuracy, nn.TrainOneStepWithLossScaleCell, ..., so they resolve lazily here.
+_LAZY = {name: "mindlab.train.metrics" for name in ("Metric", "Accuracy", "Loss", "MAE", "MSE",
+                                                     "TopKCategoricalAccuracy", "Top1CategoricalAccuracy",
+                                                     "Top5CategoricalAccuracy", "get_metric_fn")}
+_LAZY.update({name: "mindlab.amp" for name in ("TrainOneStepWithLossScaleCell", "DynamicLossScaleUpdateCell",
+                                               "FixedLossScaleUpdateCell")})
+_LAZY["WithEvalCell"] = "mindlab.train.model"
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mindlab.nn' has no attribute {name!r}")
+    import importlib
+    return getattr(importlib.import_module(module), name)

@@ -8,6 +8,13 @@ A ``Primitive`` is a tiny named object. Its rules:
 * ``bprop(inputs, out, dout, **attrs)`` -> one gradient per input (a Tensor, or None for "no gradient"). Written
   with mindlab ops, so it is itself differentiable. ``NOT_DIFFERENTIABLE`` says so explicitly, with a reason.
 * ``cost(*avals, **attrs)`` -> Cost(flops, bytes) for the cost model and profiler.
+* ``fuse`` (elementwise ops only, optional): the op on scalars, as source for the fused kernels the
+  ``fuse_elementwise`` pass generates (``kernels/cpu/fused.py``). A template such as ``"{0} * {1}"`` or
+  ``"ftanh({out}({0}))"`` — ``{0}, {1}...`` are the operands' scalar values, ``{out}`` names the output's scalar type
+  (``float32``...), and ``ftanh``-style names are the vectorisable math in ``kernels/cpu/fastmath.py`` — or a
+  callable ``fuse(*operands, out=..., **attrs)`` returning such an expression, or None to leave that node unfused
+  (operands are strings with ``.dtype`` and ``.const``, the value of a compile-time scalar constant). Primitives
+  without it are never fused.
 
 Two flags describe how the graph passes may treat an op: ``effect=True`` (it writes state in place — optimizer
 updates, assign — so it runs even when nothing uses its result, in program order) and ``random=True`` (each run
@@ -47,11 +54,12 @@ class Cost:
 class Primitive:
     """One op and its rules. ``outputs`` > 1 for ops returning a tuple of that many tensors; None for ops whose
     number of outputs depends on their attributes (``split``): infer then returns a tuple of any length."""
-    __slots__ = ("name", "infer", "impl", "bprop", "cost", "outputs", "doc", "effect", "random", "__weakref__")
+    __slots__ = ("name", "infer", "impl", "bprop", "cost", "outputs", "doc", "effect", "random", "fuse",
+                 "__weakref__")
 
-    def __init__(self, name, infer, impl, bprop, cost, outputs=1, doc="", effect=False, random=False):
+    def __init__(self, name, infer, impl, bprop, cost, outputs=1, doc="", effect=False, random=False, fuse=None):
         self.name, self.infer, self.impl, self.bprop, self.cost = name, infer, impl, bprop, cost
-        self.outputs, self.doc, self.effect, self.random = outputs, doc, effect, random
+        self.outputs, self.doc, self.effect, self.random, self.fuse = outputs, doc, effect, random, fuse
 
     @property
     def differentiable(self):
@@ -61,9 +69,10 @@ class Primitive:
         return f"Primitive({self.name})"
 
 
-def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc="", effect=False, random=False):
+def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc="", effect=False, random=False, fuse=None):
     """Register a primitive with all its rules. ``cpu`` is the CPU kernel; other devices' kernels join ``impl``
-    under their device name from their backend's own entry point (``Primitive.impl["GPU"]`` etc.)."""
+    under their device name from their backend's own entry point (``Primitive.impl["GPU"]`` etc.). ``fuse``: the
+    scalar expression of an elementwise op for fused kernels (see the module docstring)."""
     if name in REGISTRY:
         raise ValueError(f"primitive {name!r} is already registered")
     for rule, value in (("infer", infer), ("cpu", cpu), ("cost", cost)):
@@ -71,7 +80,11 @@ def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc="", effect=False, r
             raise TypeError(f"primitive {name!r}: rule {rule} must be callable, got {value!r}")
     if not (callable(bprop) or isinstance(bprop, _NotDifferentiable)):
         raise TypeError(f"primitive {name!r}: bprop must be callable or not_differentiable(reason)")
-    p = Primitive(name, infer, {"CPU": cpu}, bprop, cost, outputs, doc, effect, random)
+    if fuse is not None and not (isinstance(fuse, str) or callable(fuse)):
+        raise TypeError(f"primitive {name!r}: fuse must be an expression template string or a callable")
+    if fuse is not None and (effect or random or outputs != 1):
+        raise ValueError(f"primitive {name!r}: only pure single-output elementwise ops can have a fuse rule")
+    p = Primitive(name, infer, {"CPU": cpu}, bprop, cost, outputs, doc, effect, random, fuse)
     REGISTRY[name] = p
     return p
 

@@ -85,16 +85,9 @@ def _setitem(self, index, value):
 
 
 def _flatten(self, order="C", *, start_dim=0, end_dim=-1):
-    """MindSpore's ``Tensor.flatten``: dims start_dim..end_dim merged into one (all of them by default)."""
-    if order != "C":
-        raise ValueError(f"Tensor.flatten: only order='C' is supported, got {order!r}")
-    nd = max(self.ndim, 1)
-    s, e = start_dim % nd, end_dim % nd
-    shape = tuple(self.shape)
-    merged = 1
-    for d in shape[s:e + 1]:
-        merged *= d
-    return F.reshape(self, shape[:s] + (merged,) + shape[e + 1:])
+    """MindSpore's ``Tensor.flatten``: dims start_dim..end_dim merged into one (all of them by default, where
+    ``ops.flatten`` keeps the batch dim)."""
+    return F.flatten(self, order, start_dim=start_dim, end_dim=end_dim)
 
 
 def _copy(self):

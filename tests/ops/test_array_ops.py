@@ -49,7 +49,7 @@ def test_transpose_expand_squeeze_flatten():
     check(ops.flatten(t, "F", start_dim=1), np.stack([x[i].reshape(-1, order="F") for i in range(2)]))
     check(ops.flatten(Tensor(np.array(5.0))), [5.0])
     check(P.Flatten()(t), x.reshape(2, -1))
-    check(t.flatten(), x.reshape(2, -1))   # Tensor.flatten is ops.flatten here: keeps dim 0
+    check(t.flatten(), x.reshape(-1))   # Tensor.flatten merges every dim by default (MindSpore)
 
 
 def test_concat_stack_split_unstack():

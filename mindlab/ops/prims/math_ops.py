@@ -4,6 +4,10 @@ Dtype rules: binary ops broadcast and promote MindSpore's way (``same_dtype``); 
 inputs into float32 (``float_unary_infer``); bool arithmetic follows numpy (``square``/``pow``/``floor_div``/
 ``floor_mod`` of bools give int8; ``neg``/``sub``/``sign``/``relu`` reject bools). Gradients flow to floating
 inputs only: an integer or bool input gets ``None``.
+
+Each elementwise primitive also carries its scalar expression (``fuse=``, see ``ops.registry``) for the fused
+kernels GRAPH_MODE generates (``passes.fusion``); ``floor_div``/``floor_mod`` (integer division by zero raises in
+numba), the erf form of ``gelu``, ``gelu_grad`` and ``softplus`` have none and stay unfused.
 """
 import math
 
@@ -94,21 +98,54 @@ def _grad_to(g, x):
 
 
 # ---------------------------------------------------------------- add / sub / mul / div
+# ---------------------------------------------------------------- scalar expressions for fused kernels
+def _fuse_float_unary(fn):
+    """fuse rule of a float function: integer/bool operands are converted to the float output type first."""
+    return f"{fn}({{out}}({{0}}))"
+
+
+def _fuse_pow(x, y, out):
+    """x ** y; a constant integer exponent 1, 2, 3 or -1 becomes multiplications or a division (what numpy's
+    power computes too), other exponents call pow. Integer/bool powers stay unfused (negative exponents raise)."""
+    if not out.startswith("float"):
+        return None
+    if y.const is not None:
+        c = float(y.const)
+        if c == 1:
+            return f"{out}({x})"
+        if c == 2:
+            return f"{out}({x}) * {out}({x})"
+        if c == 3:
+            return f"{out}({x}) * {out}({x}) * {out}({x})"
+        if c == -1:
+            return f"{out}(1) / {out}({x})"
+    return f"{out}({x}) ** {out}({y})"
+
+
+def _fuse_no_bool(template):
+    """A template for numeric operands; bool operands leave the node unfused (numba's bool arithmetic differs)."""
+    def rule(*args, out):
+        if any(a.dtype.kind == "b" for a in args):
+            return None
+        return template.format(*args, out=out)
+    return rule
+
+
 add_p = defprim(
-    "add", infer=binary_infer, cpu=np.add, cost=elementwise_cost(1),
+    "add", infer=binary_infer, cpu=np.add, cost=elementwise_cost(1), fuse="{0} + {1}",
     bprop=lambda inputs, out, dout: (sum_to(dout, inputs[0].shape), sum_to(dout, inputs[1].shape)))
 
 sub_p = defprim(
-    "sub", infer=no_bool_binary_infer, cpu=np.subtract, cost=elementwise_cost(1),
+    "sub", infer=no_bool_binary_infer, cpu=np.subtract, cost=elementwise_cost(1), fuse="{0} - {1}",
     bprop=lambda inputs, out, dout: (sum_to(dout, inputs[0].shape), sum_to(neg(dout), inputs[1].shape)))
 
 mul_p = defprim(
-    "mul", infer=binary_infer, cpu=np.multiply, cost=elementwise_cost(1),
+    "mul", infer=binary_infer, cpu=np.multiply, cost=elementwise_cost(1), fuse="{0} * {1}",
     bprop=lambda inputs, out, dout: (sum_to(mul(dout, inputs[1]), inputs[0].shape),
                                      sum_to(mul(dout, inputs[0]), inputs[1].shape)))
 
 div_p = defprim(
-    "div", infer=float_binary_infer, cpu=np.true_divide, cost=elementwise_cost(1),
+    "div", infer=float_binary_infer, cpu=np.true_divide, cost=elementwise_cost(1), fuse="{0} / {1}",
     bprop=lambda inputs, out, dout: (sum_to(div(dout, inputs[1]), inputs[0].shape),
                                      sum_to(neg(mul(dout, div(out, inputs[1]))), inputs[1].shape)))
 
@@ -161,11 +198,11 @@ RealDiv = Div
 
 # ---------------------------------------------------------------- neg / exp
 neg_p = defprim(
-    "neg", infer=no_bool_unary_infer, cpu=np.negative, cost=elementwise_cost(1),
+    "neg", infer=no_bool_unary_infer, cpu=np.negative, cost=elementwise_cost(1), fuse="-{0}",
     bprop=lambda inputs, out, dout: (neg(dout),))
 
 exp_p = defprim(
-    "exp", infer=float_unary_infer, cpu=np.exp, cost=elementwise_cost(10),
+    "exp", infer=float_unary_infer, cpu=np.exp, cost=elementwise_cost(10), fuse=_fuse_float_unary("fexp"),
     bprop=lambda inputs, out, dout: (mul(dout, out),))
 
 
@@ -207,7 +244,8 @@ def _pow_bprop(inputs, out, dout):
     return dx, dy
 
 
-pow_p = defprim("pow", infer=int8_bool_binary_infer, cpu=np.power, cost=elementwise_cost(10), bprop=_pow_bprop)
+pow_p = defprim("pow", infer=int8_bool_binary_infer, cpu=np.power, cost=elementwise_cost(10), bprop=_pow_bprop,
+                fuse=_fuse_pow)
 
 
 def pow(input, exponent):
@@ -275,7 +313,7 @@ def _square_infer(x):
 
 
 square_p = defprim(
-    "square", infer=_square_infer, cpu=np.square, cost=elementwise_cost(1),
+    "square", infer=_square_infer, cpu=np.square, cost=elementwise_cost(1), fuse=_fuse_no_bool("{0} * {0}"),
     bprop=lambda inputs, out, dout: (mul(dout, mul(inputs[0], 2)) if _is_float(inputs[0]) else None,))
 
 
@@ -304,8 +342,10 @@ def _pick_bprop(first_wins):
 
 
 maximum_p = defprim("maximum", infer=binary_infer, cpu=np.maximum, cost=elementwise_cost(1),
+                    fuse="fmaximum({0}, {1})",
                     bprop=_pick_bprop(lambda x, y: greater_equal(x, y)))
 minimum_p = defprim("minimum", infer=binary_infer, cpu=np.minimum, cost=elementwise_cost(1),
+                    fuse="fminimum({0}, {1})",
                     bprop=_pick_bprop(lambda x, y: less_equal(x, y)))
 
 
@@ -333,11 +373,11 @@ class Minimum(Primitive):
 
 # ---------------------------------------------------------------- log / sqrt / rsqrt / reciprocal
 log_p = defprim(
-    "log", infer=float_unary_infer, cpu=np.log, cost=elementwise_cost(10),
+    "log", infer=float_unary_infer, cpu=np.log, cost=elementwise_cost(10), fuse=_fuse_float_unary("flog"),
     bprop=lambda inputs, out, dout: (div(dout, inputs[0]) if _is_float(inputs[0]) else None,))
 
 sqrt_p = defprim(
-    "sqrt", infer=float_unary_infer, cpu=np.sqrt, cost=elementwise_cost(4),
+    "sqrt", infer=float_unary_infer, cpu=np.sqrt, cost=elementwise_cost(4), fuse=_fuse_float_unary("fsqrt"),
     bprop=lambda inputs, out, dout: (mul(dout, div(0.5, out)) if _is_float(inputs[0]) else None,))
 
 
@@ -348,6 +388,7 @@ def _rsqrt_cpu(x):
 
 rsqrt_p = defprim(   # d/dx x**-0.5 = -0.5 * x**-1.5 = -0.5 * out**3
     "rsqrt", infer=float_unary_infer, cpu=_rsqrt_cpu, cost=elementwise_cost(5),
+    fuse="{out}(1) / fsqrt({out}({0}))",
     bprop=lambda inputs, out, dout: (mul(dout, mul(mul(out, mul(out, out)), -0.5)) if _is_float(inputs[0])
                                      else None,))
 
@@ -357,7 +398,7 @@ def _reciprocal_cpu(x):
 
 
 reciprocal_p = defprim(
-    "reciprocal", infer=float_unary_infer, cpu=_reciprocal_cpu, cost=elementwise_cost(1),
+    "reciprocal", infer=float_unary_infer, cpu=_reciprocal_cpu, cost=elementwise_cost(1), fuse="{out}(1) / {out}({0})",
     bprop=lambda inputs, out, dout: (neg(mul(dout, mul(out, out))) if _is_float(inputs[0]) else None,))
 
 
@@ -403,15 +444,15 @@ class Reciprocal(Primitive):
 
 # ---------------------------------------------------------------- abs / sign / floor
 abs_p = defprim(   # the gradient at 0 is sign(0) = 0
-    "abs", infer=unary_infer, cpu=np.abs, cost=elementwise_cost(1),
+    "abs", infer=unary_infer, cpu=np.abs, cost=elementwise_cost(1), fuse=_fuse_no_bool("abs({0})"),
     bprop=lambda inputs, out, dout: (mul(dout, sign(inputs[0])) if _is_float(inputs[0]) else None,))
 
 sign_p = defprim(
-    "sign", infer=no_bool_unary_infer, cpu=np.sign, cost=elementwise_cost(1),
+    "sign", infer=no_bool_unary_infer, cpu=np.sign, cost=elementwise_cost(1), fuse="np.sign({0})",
     bprop=not_differentiable("sign is piecewise constant: its gradient is 0 almost everywhere"))
 
 floor_p = defprim(   # numpy keeps integer (and bool) inputs as they are
-    "floor", infer=unary_infer, cpu=np.floor, cost=elementwise_cost(1),
+    "floor", infer=unary_infer, cpu=np.floor, cost=elementwise_cost(1), fuse=_fuse_no_bool("np.floor({0})"),
     bprop=not_differentiable("floor is a step function: its gradient is 0 almost everywhere"))
 
 
@@ -450,11 +491,11 @@ class Floor(Primitive):
 
 # ---------------------------------------------------------------- tanh / sigmoid / relu
 tanh_p = defprim(
-    "tanh", infer=float_unary_infer, cpu=np.tanh, cost=elementwise_cost(10),
+    "tanh", infer=float_unary_infer, cpu=np.tanh, cost=elementwise_cost(10), fuse=_fuse_float_unary("ftanh"),
     bprop=lambda inputs, out, dout: (mul(dout, sub(1, mul(out, out))) if _is_float(inputs[0]) else None,))
 
 sigmoid_p = defprim(   # expit is the overflow-free logistic function
-    "sigmoid", infer=float_unary_infer, cpu=_expit, cost=elementwise_cost(10),
+    "sigmoid", infer=float_unary_infer, cpu=_expit, cost=elementwise_cost(10), fuse=_fuse_float_unary("fsigmoid"),
     bprop=lambda inputs, out, dout: (mul(dout, mul(out, sub(1, out))) if _is_float(inputs[0]) else None,))
 
 
@@ -463,7 +504,7 @@ def _relu_cpu(x):
 
 
 relu_p = defprim(   # relu_grad: dout where the output is positive (the gradient at 0 is 0)
-    "relu", infer=no_bool_unary_infer, cpu=_relu_cpu, cost=elementwise_cost(1),
+    "relu", infer=no_bool_unary_infer, cpu=_relu_cpu, cost=elementwise_cost(1), fuse="fmaximum({0}, {out}(0))",
     bprop=lambda inputs, out, dout: (select(greater(out, 0), dout, 0) if _is_float(inputs[0]) else None,))
 
 
@@ -584,8 +625,17 @@ def _gelu_grad_bprop(inputs, out, g, approximate):
             mul(mul(g, dout), _gelu_second(x, approximate)) if _is_float(x) else None)
 
 
+def _fuse_gelu(x, out, approximate):
+    """The tanh form, in _gelu_cpu's order of operations; the erf form has no vectorisable erf here: unfused."""
+    if approximate != "tanh":
+        return None
+    x = f"{out}({x})"
+    u = f"((({x} * {x}) * {out}({_C!r}) + {out}(1)) * {x}) * {out}({_K!r})"
+    return f"((ftanh({u}) + {out}(1)) * {x}) * {out}(0.5)"
+
+
 gelu_p = defprim(
-    "gelu", infer=_gelu_infer, cpu=_gelu_cpu, cost=elementwise_cost(20),
+    "gelu", infer=_gelu_infer, cpu=_gelu_cpu, cost=elementwise_cost(20), fuse=_fuse_gelu,
     bprop=lambda inputs, out, dout, approximate: (gelu_grad(dout, inputs[0], approximate)
                                                   if _is_float(inputs[0]) else None,))
 gelu_grad_p = defprim(
@@ -655,16 +705,22 @@ class Softplus(Primitive):
 # ---------------------------------------------------------------- comparisons (bool out, not differentiable)
 _CMP = "comparisons have a boolean output"
 equal_p = defprim("equal", infer=compare_infer, cpu=np.equal, cost=elementwise_cost(1),
+                fuse="{0} == {1}",
                   bprop=not_differentiable(_CMP))
 not_equal_p = defprim("not_equal", infer=compare_infer, cpu=np.not_equal, cost=elementwise_cost(1),
+                    fuse="{0} != {1}",
                       bprop=not_differentiable(_CMP))
 less_p = defprim("less", infer=compare_infer, cpu=np.less, cost=elementwise_cost(1),
+               fuse="{0} < {1}",
                  bprop=not_differentiable(_CMP))
 less_equal_p = defprim("less_equal", infer=compare_infer, cpu=np.less_equal, cost=elementwise_cost(1),
+                     fuse="{0} <= {1}",
                        bprop=not_differentiable(_CMP))
 greater_p = defprim("greater", infer=compare_infer, cpu=np.greater, cost=elementwise_cost(1),
+                  fuse="{0} > {1}",
                     bprop=not_differentiable(_CMP))
 greater_equal_p = defprim("greater_equal", infer=compare_infer, cpu=np.greater_equal, cost=elementwise_cost(1),
+                        fuse="{0} >= {1}",
                           bprop=not_differentiable(_CMP))
 
 
@@ -741,10 +797,13 @@ def _logical_infer(*avals):
 
 _LOGIC = "logical ops have boolean inputs and output"
 logical_and_p = defprim("logical_and", infer=_logical_infer, cpu=np.logical_and, cost=elementwise_cost(1),
+                        fuse="{0} & {1}",
                         bprop=not_differentiable(_LOGIC))
 logical_or_p = defprim("logical_or", infer=_logical_infer, cpu=np.logical_or, cost=elementwise_cost(1),
+                       fuse="{0} | {1}",
                        bprop=not_differentiable(_LOGIC))
 logical_not_p = defprim("logical_not", infer=_logical_infer, cpu=np.logical_not, cost=elementwise_cost(1),
+                        fuse="not {0}",
                         bprop=not_differentiable(_LOGIC))
 
 
@@ -792,7 +851,8 @@ def _select_bprop(inputs, out, dout):
             sum_to(select(cond, 0, dout), y.shape) if _is_float(y) else None)
 
 
-select_p = defprim("select", infer=_select_infer, cpu=np.where, cost=elementwise_cost(1), bprop=_select_bprop)
+select_p = defprim("select", infer=_select_infer, cpu=np.where, cost=elementwise_cost(1), bprop=_select_bprop,
+                   fuse="{out}({1}) if {0} else {out}({2})")
 
 
 def select(cond, x, y):
@@ -827,7 +887,11 @@ def _cast_bprop(inputs, out, dout, dtype):
     return (cast(dout, x.dtype) if _is_float(x) else None,)
 
 
-cast_p = defprim("cast", infer=_cast_infer, cpu=_cast_cpu, cost=memory_cost, bprop=_cast_bprop)
+def _fuse_cast(x, out, dtype):
+    return f"{x} != 0" if out == "bool_" else f"{out}({x})"
+
+
+cast_p = defprim("cast", infer=_cast_infer, cpu=_cast_cpu, cost=memory_cost, bprop=_cast_bprop, fuse=_fuse_cast)
 
 
 def _as_type(dtype, x):

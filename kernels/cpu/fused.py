@@ -1,0 +1,239 @@
+"""Code generation for fused elementwise kernels: a chain of elementwise ops becomes one numba loop.
+
+The fusion pass (``mindlab.passes.fusion``) describes a group of elementwise nodes as a ``FusedExpr``: its inputs
+(each read in full, as one scalar, or as a row repeated over the leading axes — a bias), then one step per node —
+the node's scalar expression rendered from its primitive's ``fuse`` rule, converted to the node's dtype — and the
+steps whose values leave the group. ``compile_expr`` turns it into Python source for one loop over the output,
+compiles it with numba and wraps it in a ``FusedCall`` that takes and returns numpy arrays:
+
+    def fused_kernel(n_rows, n_cols, in0, in1, in2, out0):
+        s1 = in1[0]                              # scalar inputs are read once
+        s2 = in2[0]
+        for i in range(n_rows):                  # one pass over memory
+            v0 = in0[i]
+            t0 = float32(v0 * s1)   # mul
+            t1 = float32(t0 + s2)   # add
+            t2 = float32(ftanh(float32(t1)))   # tanh
+            out0[i] = t2
+
+Kernels are cached by their source (``KERNELS``): recompiling the same graph, or another graph with the same
+chain, reuses the compiled kernel; scalars are arguments, not literals, so other constants reuse it too. numba
+compiles on the first call (0.25-0.7 s here, measured in benchmarks/bench_fusion.py).
+
+Threads: the kernel is compiled serial with ``nogil=True``; a large call (``PARALLEL_WORK``: elements x flops per
+element) is cut into ``THREADS`` contiguous chunks, one run by the calling thread and the others by a small thread
+pool. Against a ``parallel=True`` / ``prange`` kernel this compiles in about half the time (one function instead
+of a gufunc plus its driver) and runs as fast, and no OpenMP workers spin between calls.
+
+The kernels are compiled with ``error_model="numpy"`` (division by zero gives inf/NaN as numpy does) and without
+fast-math flags, so inf/NaN propagate and every operation rounds as the unfused numpy program rounds; the
+transcendental functions come from ``fastmath`` (vectorisable float32 approximations, libm for float64).
+"""
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import numba
+
+from . import fastmath
+
+__all__ = ["FusedExpr", "FuseArg", "FusedCall", "compile_expr", "render", "KERNELS", "THREADS", "PARALLEL_WORK",
+           "SUPPORTED_DTYPES", "scalar_type_name"]
+
+THREADS = max(1, int(numba.config.NUMBA_NUM_THREADS))   # NUMBA_NUM_THREADS sets it; default: every core
+PARALLEL_WORK = 1 << 19  # elements x flops per element below which one thread runs the whole loop
+
+# dtypes a fused kernel handles (numba has no float16 arithmetic)
+SUPPORTED_DTYPES = tuple(np.dtype(d) for d in (np.bool_, np.int8, np.uint8, np.int16, np.int32, np.int64,
+                                                np.float32, np.float64))
+_TYPE_NAMES = {np.dtype(np.bool_): "bool_", np.dtype(np.int8): "int8", np.dtype(np.uint8): "uint8",
+               np.dtype(np.int16): "int16", np.dtype(np.int32): "int32", np.dtype(np.int64): "int64",
+               np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
+
+# names a fuse template may use (besides Python operators and the operand names)
+NAMESPACE = {"np": np, "math": math,
+             "fexp": fastmath.fexp, "flog": fastmath.flog, "ftanh": fastmath.ftanh, "fsigmoid": fastmath.fsigmoid,
+             "fsqrt": fastmath.fsqrt, "fmaximum": fastmath.fmaximum, "fminimum": fastmath.fminimum}
+NAMESPACE.update({name: np.dtype(dt).type for dt, name in _TYPE_NAMES.items()})
+
+
+def scalar_type_name(dtype):
+    """The kernel namespace's name for the scalar type of numpy dtype ``dtype`` (``float32``, ``bool_``...)."""
+    return _TYPE_NAMES[np.dtype(dtype)]
+
+
+class FuseArg(str):
+    """An operand as a fuse rule sees it: the variable name (it *is* that string), plus ``dtype`` (numpy dtype) and
+    ``const`` (the value when the operand is a compile-time scalar constant, else None)."""
+
+    def __new__(cls, name, dtype, const=None):
+        self = super().__new__(cls, name)
+        self.dtype, self.const = np.dtype(dtype), const
+        return self
+
+
+def render(prim, args, out_dtype, attrs):
+    """The scalar expression for one application of ``prim`` (its ``fuse`` rule) to the FuseArgs ``args``, or None
+    when the rule declines these operands."""
+    rule = prim.fuse
+    out = scalar_type_name(out_dtype)
+    if callable(rule):
+        return rule(*args, out=out, **attrs)
+    return rule.format(*args, out=out)
+
+
+class FusedExpr:
+    """A fused group as straight-line scalar code: inputs, steps (one per node) and outputs."""
+
+    KINDS = ("full", "scalar", "row")
+
+    def __init__(self):
+        self.inputs = []    # (kind, numpy dtype)
+        self.steps = []     # (expression, numpy dtype, label)
+        self.outputs = []   # step indices
+
+    def add_input(self, kind, dtype, const=None):
+        """A new input read ``kind``-wise; returns its FuseArg (``v<k>`` per element, ``s<k>`` once)."""
+        if kind not in self.KINDS:
+            raise ValueError(f"input kind must be one of {self.KINDS}, got {kind!r}")
+        k = len(self.inputs)
+        self.inputs.append((kind, np.dtype(dtype)))
+        return FuseArg(f"s{k}" if kind == "scalar" else f"v{k}", dtype, const)
+
+    def add_step(self, expr, dtype, label=""):
+        """A step computing ``expr`` converted to ``dtype``; returns its FuseArg (``t<k>``)."""
+        k = len(self.steps)
+        self.steps.append((expr, np.dtype(dtype), label))
+        return FuseArg(f"t{k}", dtype)
+
+    def add_output(self, arg):
+        self.outputs.append(int(arg[1:]))
+
+    @property
+    def has_rows(self):
+        return any(kind == "row" for kind, _ in self.inputs)
+
+    def source(self):
+        """Python source of ``fused_kernel(n_rows, n_cols, *inputs, *outputs)``: full inputs and outputs are 1-D
+        (``n_rows`` elements) or, with row inputs, 2-D ``(n_rows, n_cols)``; loop indices come from ``range`` so
+        numba knows they are not negative (no wraparound checks: the loop vectorises)."""
+        ins = [f"in{k}" for k in range(len(self.inputs))]
+        outs = [f"out{k}" for k in range(len(self.outputs))]
+        rows = self.has_rows
+        at = "[r, j]" if rows else "[i]"
+        lines = [f"def fused_kernel(n_rows, n_cols, {', '.join(ins + outs)}):"]
+        for k, (kind, _) in enumerate(self.inputs):
+            if kind == "scalar":
+                lines.append(f"    s{k} = in{k}[0]")
+        body = []
+        for k, (kind, _) in enumerate(self.inputs):
+            if kind == "full":
+                body.append(f"v{k} = in{k}{at}")
+            elif kind == "row":
+                body.append(f"v{k} = in{k}[j]")
+        for k, (expr, dtype, label) in enumerate(self.steps):
+            body.append(f"t{k} = {scalar_type_name(dtype)}({expr})" + (f"   # {label}" if label else ""))
+        for k, step in enumerate(self.outputs):
+            body.append(f"out{k}{at} = t{step}")
+        if rows:
+            lines.append("    for r in range(n_rows):")
+            lines.append("        for j in range(n_cols):")
+            lines += ["            " + b for b in body]
+        else:
+            lines.append("    for i in range(n_rows):")
+            lines += ["        " + b for b in body]
+        return "\n".join(lines) + "\n"
+
+
+KERNELS = {}            # source -> numba dispatcher
+_lock = threading.Lock()
+
+
+def _kernel(source):
+    k = KERNELS.get(source)
+    if k is None:
+        with _lock:
+            k = KERNELS.get(source)
+            if k is None:
+                ns = dict(NAMESPACE)
+                exec(compile(source, "<mindlab fused kernel>", "exec"), ns)   # our generated loop, see source()
+                k = numba.njit(nogil=True, error_model="numpy", cache=False)(ns["fused_kernel"])
+                KERNELS[source] = k
+    return k
+
+
+_pool = None
+
+
+def _threads():
+    """The worker pool that runs chunks of large kernels (the calling thread runs one chunk itself)."""
+    global _pool
+    if _pool is None:
+        with _lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max(1, THREADS - 1), thread_name_prefix="mindlab-fused")
+    return _pool
+
+
+class FusedCall:
+    """The CPU kernel of a fused node: ``call(*arrays)`` -> array (one output) or tuple of arrays."""
+
+    def __init__(self, expr, shape, row_size=1, work_per_element=1.0):
+        self.expr = expr
+        self.shape = tuple(shape)
+        self.size = int(np.prod(self.shape, dtype=np.int64))
+        self.rows = expr.has_rows
+        self.n_cols = row_size if self.rows else 1
+        self.n_rows = self.size // self.n_cols if self.n_cols else 0
+        # chunks run on THREADS threads when there is enough work to pay for the hand-off
+        self.chunks = THREADS if self.size * max(work_per_element, 1.0) >= PARALLEL_WORK else 1
+        self.source = expr.source()
+        self.kernel = _kernel(self.source)
+        self.in_dtypes = [dt for _, dt in expr.inputs]
+        self.kinds = [kind for kind, _ in expr.inputs]
+        self.out_dtypes = [expr.steps[k][1] for k in expr.outputs]
+        self._expect = [{"full": self.size, "scalar": 1, "row": self.n_cols}[kind] for kind in self.kinds]
+
+    @property
+    def compiled(self):
+        """Whether numba has compiled this kernel already (it does so on the first call)."""
+        return bool(self.kernel.signatures)
+
+    def __call__(self, *arrays):
+        if len(arrays) != len(self.in_dtypes):
+            raise ValueError(f"fused kernel takes {len(self.in_dtypes)} inputs, got {len(arrays)}")
+        grid = (self.n_rows, self.n_cols) if self.rows else (self.size,)
+        args = []
+        for k, (a, dt, n, kind) in enumerate(zip(arrays, self.in_dtypes, self._expect, self.kinds)):
+            a = np.asarray(a)
+            if a.dtype != dt:
+                a = a.astype(dt)
+            if a.size != n:
+                raise ValueError(f"fused kernel input {k}: expected {n} elements, got shape {list(a.shape)}")
+            a = np.ascontiguousarray(a)
+            args.append(a.reshape(grid) if kind == "full" else a.reshape(-1))
+        outs = [np.empty(grid, dt) for dt in self.out_dtypes]
+        if self.chunks == 1 or self.n_rows < 2:
+            self.kernel(self.n_rows, self.n_cols, *args, *outs)
+        else:
+            bounds = np.linspace(0, self.n_rows, self.chunks + 1).astype(np.int64)
+            parts = []
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                part = [a[lo:hi] if kind == "full" else a for a, kind in zip(args, self.kinds)]
+                parts.append((int(hi - lo), part, [o[lo:hi] for o in outs]))
+            futures = [_threads().submit(self.kernel, n, self.n_cols, *part, *po) for n, part, po in parts[1:]]
+            n, part, po = parts[0]
+            self.kernel(n, self.n_cols, *part, *po)
+            for f in futures:
+                f.result()
+        outs = [o.reshape(self.shape) for o in outs]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def compile_expr(expr, shape, row_size=1, work_per_element=1.0):
+    """A FusedCall for ``expr`` producing arrays of ``shape`` (``row_size``: the element count of its row inputs;
+    ``work_per_element``: flops per output element, which decides whether it runs on several threads)."""
+    if not expr.outputs:
+        raise ValueError("a fused expression needs at least one output")
+    return FusedCall(expr, shape, row_size, work_per_element)
