@@ -154,8 +154,9 @@ def _explain(rc, watcher):
     root = [e for e in errors.values() if not e.get("communication")]
     if root:
         e = min(root, key=lambda e: e.get("time", 0))
-        return (f"rank {e['rank']} failed with {e['type']}: {e['message']} (its traceback is above, lines tagged "
-                f"[mindlab rank {e['rank']}/{n} ...]); mpiexec stopped the other ranks")
+        tb = e.get("traceback") or ""
+        return (f"rank {e['rank']} failed with {e['type']}: {e['message']}; mpiexec stopped the other ranks. "
+                f"Its traceback (as rank {e['rank']} recorded it):\n{tb.rstrip()}")
     comm = [e for e in errors.values() if e.get("communication")]
     first_comm = min(comm, key=lambda e: e.get("time", 0)) if comm else None
     first = watcher.first_unexpected_ends()

@@ -143,7 +143,10 @@ def test_rank_that_raises_stops_the_others():
 def test_rank_that_exits_abruptly_is_named():
     res = launch(4, "vanish", timeout=LIMIT)
     assert res.returncode != 0
-    assert re.search(r"mindlab\.run: rank 3 \(pid \d+ on \S+\) ended first", res.stderr), res.stderr
+    # rank 3 is named as (one of) the first to end; under heavy load mpiexec's kills of the others can land in the
+    # same instant, and the launcher then lists every rank that ended together
+    assert re.search(r"mindlab\.run: (rank \d \(pid \d+ on \S+\), )*rank 3 \(pid \d+ on \S+\)[^\n]* ended first",
+                     res.stderr), res.stderr
 
 
 def test_calibrate_over_mpi():

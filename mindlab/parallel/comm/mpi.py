@@ -248,10 +248,11 @@ class _World:
                 return previous(etype, value, tb)
             text = "".join(traceback.format_exception(etype, value, tb))
             tag = f"[mindlab rank {self.rank}/{self.size} pid {os.getpid()}] "
-            sys.stderr.write("".join(tag + line + "\n" for line in text.rstrip("\n").split("\n")))
+            tagged = "".join(tag + line + "\n" for line in text.rstrip("\n").split("\n"))
+            if not issubclass(etype, CommunicationError):   # recorded first: mpiexec may drop our stderr
+                self._record_error(etype.__name__, str(value), communication=False, traceback=tagged)
+            sys.stderr.write(tagged)
             sys.stderr.flush()
-            if not issubclass(etype, CommunicationError):
-                self._record_error(etype.__name__, str(value), communication=False)
             self.aborting = True
             self.comm.Abort(1)       # the other ranks would otherwise wait for this one
             os._exit(1)
@@ -310,13 +311,14 @@ class _World:
             except OSError:
                 pass          # launcher on another host, or gone: only the messages get less precise
 
-    def _record_error(self, etype, message, communication):
+    def _record_error(self, etype, message, communication, traceback=None):
         d = os.environ.get("MINDLAB_RUN_DIR")
         if d:
             path = os.path.join(d, f"rank{self.rank}.error.json")
             if not os.path.exists(path):
                 _write_json(path, {"rank": self.rank, "type": etype, "message": message,
-                                   "communication": communication, "time": time.time()})
+                                   "communication": communication, "time": time.time(),
+                                   "traceback": traceback})
 
 
 def _write_json(path, obj):
