@@ -3,7 +3,7 @@
 A planner fills a ``Plan``: the mesh, one ``OpPlan`` per operator (its strategy, the alternatives it weighed with
 their costs and which won and why), one ``TensorPlan`` per tensor (its layout), and the ``CollectivePlan``s
 inserted to move tensors between layouts (``Plan.add_redistribution`` turns a ``Redistribution`` into those).
-``Plan.to_json()`` gives the document; ``mindlab/parallel/schema/plan.schema.json`` describes it;
+``Plan.to_json()`` gives the document; ``mindlab/ir/schema/plan.schema.json`` (beside the graph schema) describes it;
 ``validate_plan_json`` checks a document against the schema and then ``check_references`` checks what a schema
 cannot (ids defined and unique, layouts consistent with the mesh and shapes, exactly one chosen alternative).
 
@@ -361,7 +361,7 @@ _VALIDATOR = []
 def _validator():
     if not _VALIDATOR:
         import jsonschema
-        from .schema import load
+        from ..ir.schema import load
         schema = load("plan")
         _VALIDATOR.append(jsonschema.validators.validator_for(schema)(schema))
     return _VALIDATOR[0]

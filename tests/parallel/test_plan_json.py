@@ -9,7 +9,7 @@ import pytest
 import mindlab as ms
 from mindlab.parallel import (Alternative, DeviceMesh, OpCost, Plan, PlanJSONError, TensorLayout, collective_cost,
                               redistribute, validate_plan_json, PLAN_MIME)
-from mindlab.parallel.schema import load
+from mindlab.ir.schema import load
 
 
 def matmul_plan():

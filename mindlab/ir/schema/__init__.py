@@ -1,5 +1,6 @@
 """JSON Schemas of mindlab's interchange formats, shipped with the package: ``load("graph")`` returns the schema
-of graph JSON (``application/vnd.mindlab.graph+json``) as a dict. Each schema is ``<name>.schema.json`` here."""
+of graph JSON (``application/vnd.mindlab.graph+json``), ``load("plan")`` that of plan JSON
+(``application/vnd.mindlab.plan+json``), as dicts. Each schema is ``<name>.schema.json`` here."""
 import copy
 import functools
 import json
