@@ -12,7 +12,8 @@ In one run, on the same float32 array (default 4M elements = 16 MB):
 * ``mindlab jit (fused)``: ``mindlab.jit`` of the function — the fusion pass turns the chain into one numba kernel
   (vectorised tanh / sigmoid approximations, all cores); ``mindlab jit (unfused)`` is the same with the pass off;
   ``mindlab PyNative`` runs op by op;
-* ``kernel only``: the fused kernel called directly on the array (no executor);
+* ``kernel only``: the fused kernel called directly on the array (no executor); ``kernel on 1 thread``: its loop
+  run by the calling thread alone into a preallocated output (what one free core does);
 * PyTorch eager (and ``torch.compile`` with ``--torch-compile``), JAX ``jit`` — when installed.
 
 Reported: median and best milliseconds over repeated calls after a warm-up, and the ratio to the numpy copy. The
@@ -117,8 +118,10 @@ def main():
     compiled = fused.compiled(tx, A, B)
     node = fused_nodes(compiled.optimized)[0]
     kernel = node.op.impl["CPU"]
-    consts = [np.asarray(i.value) for i in node.inputs[1:]]
+    consts = [np.asarray(i.value).reshape(-1) for i in node.inputs[1:]]
     rows["  kernel only (no executor)"] = _timeit(lambda: kernel(x, *consts), repeats)
+    one = np.empty_like(x)
+    rows["  kernel on 1 thread"] = _timeit(lambda: kernel.kernel(n, 1, x, *consts, one), repeats)
     with fusion_options(enabled=False):
         unfused = ms.jit(chain)
         unfused(tx, A, B)

@@ -18,18 +18,23 @@ compiles it with numba and wraps it in a ``FusedCall`` that takes and returns nu
 
 Kernels are cached by their source (``KERNELS``): recompiling the same graph, or another graph with the same
 chain, reuses the compiled kernel; scalars are arguments, not literals, so other constants reuse it too. numba
-compiles on the first call (0.25-0.7 s here, measured in benchmarks/bench_fusion.py).
+compiles on the first call (0.15-0.4 s per kernel here, plus about 0.5 s once per process for the fastmath
+functions it uses; benchmarks/bench_fusion.py measures it).
 
 Threads: the kernel is compiled serial with ``nogil=True``; a large call (``PARALLEL_WORK``: elements x flops per
-element) is cut into ``THREADS`` contiguous chunks, one run by the calling thread and the others by a small thread
-pool. Against a ``parallel=True`` / ``prange`` kernel this compiles in about half the time (one function instead
-of a gufunc plus its driver) and runs as fast, and no OpenMP workers spin between calls.
+element) is cut into ``CHUNKS_PER_THREAD * THREADS`` contiguous row ranges that the calling thread and a small
+thread pool take in turn (on a 2-core machine shared with other processes, the free core takes more of them).
+Against a ``parallel=True`` / ``prange`` kernel this compiles in about half the time (one function instead of a
+gufunc plus its driver: 0.15-0.4 s against 0.5-0.75 s measured) and runs as fast, and no OpenMP workers spin
+between calls.
 
 The kernels are compiled with ``error_model="numpy"`` (division by zero gives inf/NaN as numpy does) and without
 fast-math flags, so inf/NaN propagate and every operation rounds as the unfused numpy program rounds; the
 transcendental functions come from ``fastmath`` (vectorisable float32 approximations, libm for float64).
 """
+import itertools
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,10 +44,13 @@ import numba
 from . import fastmath
 
 __all__ = ["FusedExpr", "FuseArg", "FusedCall", "compile_expr", "render", "KERNELS", "THREADS", "PARALLEL_WORK",
+           "CHUNKS_PER_THREAD", "WIDE_VECTORS",
            "SUPPORTED_DTYPES", "scalar_type_name"]
 
 THREADS = max(1, int(numba.config.NUMBA_NUM_THREADS))   # NUMBA_NUM_THREADS sets it; default: every core
 PARALLEL_WORK = 1 << 19  # elements x flops per element below which one thread runs the whole loop
+CHUNKS_PER_THREAD = 4
+WIDE_VECTORS = True      # 512-bit vectors where the CPU has AVX-512 (see fastmath.prefer_wide_vectors)
 
 # dtypes a fused kernel handles (numba has no float16 arithmetic)
 SUPPORTED_DTYPES = tuple(np.dtype(d) for d in (np.bool_, np.int8, np.uint8, np.int16, np.int32, np.int64,
@@ -52,7 +60,7 @@ _TYPE_NAMES = {np.dtype(np.bool_): "bool_", np.dtype(np.int8): "int8", np.dtype(
                np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}
 
 # names a fuse template may use (besides Python operators and the operand names)
-NAMESPACE = {"np": np, "math": math,
+NAMESPACE = {"np": np, "math": math, "prefer_wide_vectors": fastmath.prefer_wide_vectors,
              "fexp": fastmath.fexp, "flog": fastmath.flog, "ftanh": fastmath.ftanh, "fsigmoid": fastmath.fsigmoid,
              "fsqrt": fastmath.fsqrt, "fmaximum": fastmath.fmaximum, "fminimum": fastmath.fminimum}
 NAMESPACE.update({name: np.dtype(dt).type for dt, name in _TYPE_NAMES.items()})
@@ -123,6 +131,8 @@ class FusedExpr:
         rows = self.has_rows
         at = "[r, j]" if rows else "[i]"
         lines = [f"def fused_kernel(n_rows, n_cols, {', '.join(ins + outs)}):"]
+        if WIDE_VECTORS:
+            lines.append("    prefer_wide_vectors()")
         for k, (kind, _) in enumerate(self.inputs):
             if kind == "scalar":
                 lines.append(f"    s{k} = in{k}[0]")
@@ -166,6 +176,14 @@ def _kernel(source):
 _pool = None
 
 
+def _forget_pool():
+    global _pool
+    _pool = None      # a forked child has none of the parent's worker threads: start a new pool when needed
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _threads():
     """The worker pool that runs chunks of large kernels (the calling thread runs one chunk itself)."""
     global _pool
@@ -187,7 +205,8 @@ class FusedCall:
         self.n_cols = row_size if self.rows else 1
         self.n_rows = self.size // self.n_cols if self.n_cols else 0
         # chunks run on THREADS threads when there is enough work to pay for the hand-off
-        self.chunks = THREADS if self.size * max(work_per_element, 1.0) >= PARALLEL_WORK else 1
+        parallel = THREADS > 1 and self.size * max(work_per_element, 1.0) >= PARALLEL_WORK
+        self.chunks = CHUNKS_PER_THREAD * THREADS if parallel else 1
         self.source = expr.source()
         self.kernel = _kernel(self.source)
         self.in_dtypes = [dt for _, dt in expr.inputs]
@@ -214,21 +233,33 @@ class FusedCall:
             a = np.ascontiguousarray(a)
             args.append(a.reshape(grid) if kind == "full" else a.reshape(-1))
         outs = [np.empty(grid, dt) for dt in self.out_dtypes]
-        if self.chunks == 1 or self.n_rows < 2:
+        if self.chunks == 1 or self.n_rows < 2 * self.chunks:
             self.kernel(self.n_rows, self.n_cols, *args, *outs)
         else:
-            bounds = np.linspace(0, self.n_rows, self.chunks + 1).astype(np.int64)
-            parts = []
-            for lo, hi in zip(bounds[:-1], bounds[1:]):
-                part = [a[lo:hi] if kind == "full" else a for a, kind in zip(args, self.kinds)]
-                parts.append((int(hi - lo), part, [o[lo:hi] for o in outs]))
-            futures = [_threads().submit(self.kernel, n, self.n_cols, *part, *po) for n, part, po in parts[1:]]
-            n, part, po = parts[0]
-            self.kernel(n, self.n_cols, *part, *po)
-            for f in futures:
-                f.result()
+            self._run_chunks(args, outs)
         outs = [o.reshape(self.shape) for o in outs]
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+    def _run_chunks(self, args, outs):
+        """Run the loop as ``chunks`` row ranges taken in turn by the calling thread and THREADS - 1 pool threads
+        (several chunks per thread: when another process holds a core, the free threads take more of them)."""
+        bounds = [int(b) for b in np.linspace(0, self.n_rows, self.chunks + 1)]
+        taken = itertools.count()     # next() on it is atomic under the GIL
+        kernel, n_cols, kinds = self.kernel, self.n_cols, self.kinds
+
+        def work():
+            while True:
+                k = next(taken)
+                if k >= self.chunks:
+                    return
+                lo, hi = bounds[k], bounds[k + 1]
+                kernel(hi - lo, n_cols, *[a[lo:hi] if kind == "full" else a for a, kind in zip(args, kinds)],
+                       *[o[lo:hi] for o in outs])
+        futures = [_threads().submit(work) for _ in range(THREADS - 1)]
+        work()
+        for f in futures:
+            f.result()
 
 
 def compile_expr(expr, shape, row_size=1, work_per_element=1.0):
