@@ -11,6 +11,7 @@ from .. import dtype as mdt
 from ..errors import MindlabError, current_source, user_source, where
 from ..ops.abstract import AbstractTensor
 from ..tensor import Tensor, Parameter
+from ..ops.shard import _scope as _shard_scope, current_strategy, sharded
 from .anf import Graph, Node, AbstractTuple, TUPLE_GETITEM, MAKE_TUPLE
 
 _stack = []   # graphs being built, innermost last
@@ -146,6 +147,10 @@ def graph_bind(prim, args, attrs):
         raise _fail(prim, args, attrs, exc) from None
     if isinstance(out, tuple):
         out = AbstractTuple(out)
+    if _shard_scope:   # a P-class instance given a strategy with .shard(...) is being called: the node keeps it
+        strategy = current_strategy(len(inputs))
+        if strategy is not None:
+            prim = sharded(prim, strategy)
     return wrap_node(g.apply(prim, inputs, attrs, out, node_source()))
 
 

@@ -71,5 +71,48 @@ class Primitive:
         self.attrs[name] = value
         return self
 
+    def shard(self, in_strategy, out_strategy=None):
+        """MindSpore's ``Primitive.shard``: how auto-parallel should split this op, as a strategy with one tuple
+        per input giving the pieces per dim (``P.MatMul().shard(((2, 1), (1, 4)))``: rows of x in 2, columns of
+        y in 4). In GRAPH_MODE the graph node this call builds carries it (``mindlab.ops.shard``); the planner
+        (semi_auto_parallel / sharding_propagation) keeps it and propagates from it, and raises a clear error when
+        the op cannot run that way. ``out_strategy`` is accepted for MindSpore compatibility and must be None.
+        Returns self."""
+        from .shard import shard_scope
+        if out_strategy is not None:
+            raise ValueError(f"{self.name}.shard: out_strategy is not supported (the output layout follows from the "
+                             f"input strategy); got {out_strategy!r}.{where()}")
+        try:
+            strategy = tuple(tuple(int(v) for v in dims) for dims in in_strategy)
+        except (TypeError, ValueError):
+            strategy = None
+        if strategy is None or any(v < 1 for dims in strategy for v in dims):
+            raise ValueError(f"{self.name}.shard: in_strategy must hold one tuple of positive ints per input, e.g. "
+                             f"((2, 1), (1, 4)); got {in_strategy!r}.{where()}")
+        self.in_strategy = strategy
+        cls = type(self)
+        if not getattr(cls, "_shard_scoped", False):
+            self.__class__ = _scoped_class(cls, shard_scope)
+        return self
+
     def __repr__(self):
         return f"Prim[{self.name}]"
+
+
+_SCOPED = {}
+
+
+def _scoped_class(cls, shard_scope):
+    """``cls`` whose calls run inside ``shard_scope(self.in_strategy)`` (made once per class; only instances given
+    a strategy get it, so unsharded calls pay nothing)."""
+    sub = _SCOPED.get(cls)
+    if sub is None:
+        call = cls.__call__
+
+        def __call__(self, *args, **kwargs):
+            with shard_scope(self.in_strategy):
+                return call(self, *args, **kwargs)
+        sub = _SCOPED[cls] = type(cls.__name__, (cls,), {"__call__": __call__, "_shard_scoped": True,
+                                                          "__module__": cls.__module__,
+                                                          "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+    return sub

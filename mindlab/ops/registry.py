@@ -8,6 +8,18 @@ A ``Primitive`` is a tiny named object. Its rules:
 * ``bprop(inputs, out, dout, **attrs)`` -> one gradient per input (a Tensor, or None for "no gradient"). Written
   with mindlab ops, so it is itself differentiable. ``NOT_DIFFERENTIABLE`` says so explicitly, with a reason.
 * ``cost(*avals, **attrs)`` -> Cost(flops, bytes) for the cost model and profiler.
+* ``shard(*avals, **attrs)`` -> ShardSpec (``mindlab/ops/shard.py``): how the op may be split over devices, for
+  auto-parallel. It labels every dimension of every input and output: dims with the same label are split alike,
+  ``None`` dims cannot be split by this op, an input label missing from an output is contracted (split, it leaves
+  partial results combined by ``reduce[label]``: "sum" -> a partial-sum layout (AllReduce / ReduceScatter where a
+  consumer needs it), "mean"/"max"/"min"/"prod" -> an AllReduce right after the kernel), and a label found only in
+  outputs splits a dim the op creates. ``localize`` fixes shape-valued attributes for one device's slices; ``check``
+  rejects split counts the labels cannot express; ``inplace``/``gradients`` mark written and gradient inputs.
+  Given a MindSpore strategy (per input, pieces per dim, e.g. ``((2, 1), (1, 4))`` for MatMul),
+  ``mindlab.parallel.strategy.check_strategy`` says whether it is valid (an error naming the op, the strategy, the
+  shapes and the offending dims), the output layouts, and the collectives the split implies. Every primitive of
+  the op families has one (``tests/parallel/test_shard_rules.py`` walks the registry and runs each rule's layouts
+  on the sim backend against the unsharded kernel).
 * ``fuse`` (elementwise ops only, optional): the op on scalars, as source for the fused kernels the
   ``fuse_elementwise`` pass generates (``kernels/cpu/fused.py``). A template such as ``"{0} * {1}"`` or
   ``"ftanh({out}({0}))"`` — ``{0}, {1}...`` are the operands' scalar values, ``{out}`` names the output's scalar type
@@ -54,12 +66,14 @@ class Cost:
 class Primitive:
     """One op and its rules. ``outputs`` > 1 for ops returning a tuple of that many tensors; None for ops whose
     number of outputs depends on their attributes (``split``): infer then returns a tuple of any length."""
-    __slots__ = ("name", "infer", "impl", "bprop", "cost", "outputs", "doc", "effect", "random", "fuse",
+    __slots__ = ("name", "infer", "impl", "bprop", "cost", "outputs", "doc", "effect", "random", "fuse", "shard",
                  "__weakref__")
 
-    def __init__(self, name, infer, impl, bprop, cost, outputs=1, doc="", effect=False, random=False, fuse=None):
+    def __init__(self, name, infer, impl, bprop, cost, outputs=1, doc="", effect=False, random=False, fuse=None,
+                 shard=None):
         self.name, self.infer, self.impl, self.bprop, self.cost = name, infer, impl, bprop, cost
         self.outputs, self.doc, self.effect, self.random, self.fuse = outputs, doc, effect, random, fuse
+        self.shard = shard
 
     @property
     def differentiable(self):
@@ -69,10 +83,11 @@ class Primitive:
         return f"Primitive({self.name})"
 
 
-def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc="", effect=False, random=False, fuse=None):
+def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc="", effect=False, random=False, fuse=None, shard=None):
     """Register a primitive with all its rules. ``cpu`` is the CPU kernel; other devices' kernels join ``impl``
     under their device name from their backend's own entry point (``Primitive.impl["GPU"]`` etc.). ``fuse``: the
-    scalar expression of an elementwise op for fused kernels (see the module docstring)."""
+    scalar expression of an elementwise op for fused kernels; ``shard``: its split structure for auto-parallel (see
+    the module docstring)."""
     if name in REGISTRY:
         raise ValueError(f"primitive {name!r} is already registered")
     for rule, value in (("infer", infer), ("cpu", cpu), ("cost", cost)):
@@ -84,7 +99,9 @@ def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc="", effect=False, r
         raise TypeError(f"primitive {name!r}: fuse must be an expression template string or a callable")
     if fuse is not None and (effect or random or outputs != 1):
         raise ValueError(f"primitive {name!r}: only pure single-output elementwise ops can have a fuse rule")
-    p = Primitive(name, infer, {"CPU": cpu}, bprop, cost, outputs, doc, effect, random, fuse)
+    if shard is not None and not callable(shard):
+        raise TypeError(f"primitive {name!r}: rule shard must be callable (returning a ShardSpec), got {shard!r}")
+    p = Primitive(name, infer, {"CPU": cpu}, bprop, cost, outputs, doc, effect, random, fuse, shard)
     REGISTRY[name] = p
     return p
 

@@ -16,6 +16,7 @@ from ...errors import ShapeError, DTypeError, MindlabError, where
 from ...tensor import Tensor, _wrap
 from ..abstract import AbstractTensor, norm_axis, broadcast_shapes
 from ..registry import defprim, memory_cost, not_differentiable, Cost
+from ..shard import ShardSpec, same_rule
 from ..dispatch import bind, describe
 from .._api import Primitive, as_tensor, static_axis, tensor_pair
 from . import reduce_ops as _R
@@ -55,7 +56,7 @@ def _check_int(what, a):
 
 # ---------------------------------------------------------------- identity
 identity_p = defprim(
-    "identity", infer=_same, cpu=lambda x: x, cost=memory_cost,
+    "identity", infer=_same, shard=same_rule, cpu=lambda x: x, cost=memory_cost,
     bprop=lambda inputs, out, dout: (dout,),
     doc="Returns its input unchanged; the tape uses it to link nested gradient levels.")
 
@@ -72,7 +73,7 @@ class Identity(Primitive):
 
 # ---------------------------------------------------------------- stop_gradient
 stop_gradient_p = defprim(
-    "stop_gradient", infer=_same, cpu=lambda x: x, cost=memory_cost,
+    "stop_gradient", infer=_same, shard=same_rule, cpu=lambda x: x, cost=memory_cost,
     bprop=not_differentiable("stop_gradient blocks gradients by definition"))
 
 
@@ -88,10 +89,10 @@ class StopGradient(Primitive):
 
 # ---------------------------------------------------------------- zeros_like / ones_like
 zeros_like_p = defprim(
-    "zeros_like", infer=_same, cpu=np.zeros_like, cost=lambda x: Cost(0, x.nbytes),
+    "zeros_like", infer=_same, shard=same_rule, cpu=np.zeros_like, cost=lambda x: Cost(0, x.nbytes),
     bprop=not_differentiable("the output does not depend on the input's values"))
 ones_like_p = defprim(
-    "ones_like", infer=_same, cpu=np.ones_like, cost=lambda x: Cost(0, x.nbytes),
+    "ones_like", infer=_same, shard=same_rule, cpu=np.ones_like, cost=lambda x: Cost(0, x.nbytes),
     bprop=not_differentiable("the output does not depend on the input's values"))
 
 
@@ -138,8 +139,31 @@ def _reshape_infer(x, shape):
     return AbstractTensor(shape, x.dtype)
 
 
+def _reshape_shard(x, shape):
+    """Dims are paired into groups of equal element counts ((8, 6) -> (48,): one group); the first dim of a group
+    in the input and in the output split alike (a contiguous run of rows stays contiguous), the others stay whole."""
+    out = _reshape_infer(x, shape).shape
+    ins, outs = [None] * x.ndim, [None] * len(out)
+    i = j = k = 0
+    while x.size and i < x.ndim and j < len(out):
+        if x.shape[i] == 1 or out[j] == 1:
+            i, j = (i + 1, j) if x.shape[i] == 1 else (i, j + 1)
+            continue
+        ins[i] = outs[j] = f"g{k}"
+        pi, pj, i, j, k = x.shape[i], out[j], i + 1, j + 1, k + 1
+        while pi != pj:
+            if pi < pj:
+                pi, i = pi * x.shape[i], i + 1
+            else:
+                pj, j = pj * out[j], j + 1
+    why = {(0, d): "only the first dim of a group of merged/split dims keeps its pieces contiguous"
+           for d in range(x.ndim) if ins[d] is None}
+    return ShardSpec((ins,), (outs,), localize=lambda i_, o_, s_: {"shape": o_[0]}, why=why)
+
+
 reshape_p = defprim(
-    "reshape", infer=_reshape_infer, cpu=lambda x, shape: x.reshape(shape), cost=lambda x, shape: Cost(0, 0),
+    "reshape", infer=_reshape_infer, shard=_reshape_shard, cpu=lambda x, shape: x.reshape(shape),
+    cost=lambda x, shape: Cost(0, 0),
     bprop=lambda inputs, out, dout, shape: (reshape(dout, inputs[0].shape),))
 
 
@@ -166,8 +190,18 @@ def _sum_to_bprop(inputs, out, dout, shape):
     return (_R.sum_to(dout, inputs[0].shape),)
 
 
+def _broadcast_to_shard(x, shape):
+    """Kept dims split alike; broadcast (new or size-1) dims are made by each device for its own piece."""
+    out = _broadcast_to_infer(x, shape).shape
+    labels = tuple(f"d{j}" for j in range(len(out)))
+    off = len(out) - x.ndim
+    ins = tuple(labels[off + i] if x.shape[i] == out[off + i] else None for i in range(x.ndim))
+    return ShardSpec((ins,), (labels,), localize=lambda i_, o_, s_: {"shape": o_[0]},
+                     why={(0, i): "a broadcast (size-1) dim is read whole" for i in range(x.ndim) if ins[i] is None})
+
+
 broadcast_to_p = defprim(
-    "broadcast_to", infer=_broadcast_to_infer, cost=memory_cost, bprop=_sum_to_bprop,
+    "broadcast_to", infer=_broadcast_to_infer, shard=_broadcast_to_shard, cost=memory_cost, bprop=_sum_to_bprop,
     cpu=lambda x, shape: np.array(np.broadcast_to(x, _broadcast_to_infer(
         AbstractTensor(x.shape, mdt.from_np(x.dtype)), shape).shape)))
 
@@ -200,8 +234,13 @@ def _transpose_bprop(inputs, out, dout, perm):
     return (transpose(dout, tuple(int(i) for i in np.argsort([p % n for p in perm]))),)
 
 
-transpose_p = defprim("transpose", infer=_transpose_infer, cpu=lambda x, perm: np.transpose(x, perm),
-                      cost=memory_cost, bprop=_transpose_bprop)
+def _transpose_shard(x, perm):
+    labels = tuple(f"d{i}" for i in range(x.ndim))
+    return ShardSpec((labels,), (tuple(labels[p % x.ndim] for p in perm),))
+
+
+transpose_p = defprim("transpose", infer=_transpose_infer, shard=_transpose_shard,
+                      cpu=lambda x, perm: np.transpose(x, perm), cost=memory_cost, bprop=_transpose_bprop)
 
 
 def transpose(input, input_perm=None, *more):
@@ -238,8 +277,15 @@ def _back_to_input_shape(inputs, out, dout, **attrs):
     return (reshape(dout, inputs[0].shape),)
 
 
-expand_dims_p = defprim("expand_dims", infer=_expand_dims_infer, cpu=lambda x, axis: np.expand_dims(x, axis),
-                        cost=lambda x, axis: Cost(0, 0), bprop=_back_to_input_shape)
+def _expand_dims_shard(x, axis):
+    labels = tuple(f"d{i}" for i in range(x.ndim))
+    a = axis % (x.ndim + 1)
+    return ShardSpec((labels,), (labels[:a] + (None,) + labels[a:],))
+
+
+expand_dims_p = defprim("expand_dims", infer=_expand_dims_infer, shard=_expand_dims_shard,
+                        cpu=lambda x, axis: np.expand_dims(x, axis), cost=lambda x, axis: Cost(0, 0),
+                        bprop=_back_to_input_shape)
 
 
 def expand_dims(input_x, axis):
@@ -266,7 +312,16 @@ def _squeeze_infer(x, axis):
     return AbstractTensor(tuple(s for i, s in enumerate(x.shape) if i not in axes), x.dtype)
 
 
-squeeze_p = defprim("squeeze", infer=_squeeze_infer, cost=lambda x, axis: Cost(0, 0), bprop=_back_to_input_shape,
+def _squeeze_shard(x, axis):
+    gone = {norm_axis(a, x.ndim) for a in axis} if axis else {i for i, s in enumerate(x.shape) if s == 1}
+    ins = tuple(None if i in gone else f"d{i}" for i in range(x.ndim))
+    # axis=() squeezes every size-1 dim: name them, so a piece with a dim split down to 1 keeps it
+    return ShardSpec((ins,), (tuple(lab for lab in ins if lab is not None),),
+                     localize=lambda i_, o_, s_: {"axis": tuple(sorted(gone))})
+
+
+squeeze_p = defprim("squeeze", infer=_squeeze_infer, shard=_squeeze_shard, cost=lambda x, axis: Cost(0, 0),
+                    bprop=_back_to_input_shape,
                     cpu=lambda x, axis: np.squeeze(x, axis=axis if axis else None))
 
 
@@ -372,8 +427,44 @@ def _getitem_bprop(inputs, out, dout, index):
     return (tensor_getitem_grad(dout, inputs[0].shape, index),)
 
 
+def _index_dims(shape, index):
+    """(input labels, output labels) of ``x[index]`` for a normalised basic index: a dim taken whole (``:``,
+    ``...``, or a slice covering it with step 1) keeps a label ``d<i>``; ints, partial or strided slices leave it
+    whole (None); ``None`` entries add unsplit output dims."""
+    entries = list(index)
+    if Ellipsis not in entries:
+        entries.append(Ellipsis)
+    consumed = sum(1 for e in entries if e is not None and e is not Ellipsis)
+    ins, outs, d = [], [], 0
+    for e in entries:
+        if e is Ellipsis:
+            for _ in range(len(shape) - consumed):
+                ins.append(f"d{d}")
+                outs.append(f"d{d}")
+                d += 1
+        elif e is None:
+            outs.append(None)
+        elif e.__class__ is tuple:
+            full = slice(*e).indices(shape[d]) == (0, shape[d], 1)
+            ins.append(f"d{d}" if full else None)
+            outs.append(f"d{d}" if full else None)
+            d += 1
+        else:
+            ins.append(None)
+            d += 1
+    return tuple(ins), tuple(outs)
+
+
+_INDEX_WHY = "an indexed dim (an int, or a slice that does not take it whole with step 1) is read whole"
+
+
+def _getitem_shard(x, index):
+    ins, outs = _index_dims(x.shape, index)
+    return ShardSpec((ins,), (outs,), why={(0, i): _INDEX_WHY for i, lab in enumerate(ins) if lab is None})
+
+
 tensor_getitem_p = defprim(
-    "tensor_getitem", infer=_getitem_infer, cpu=lambda x, index: x[_np_index(index)],
+    "tensor_getitem", infer=_getitem_infer, shard=_getitem_shard, cpu=lambda x, index: x[_np_index(index)],
     cost=_moved_cost(_getitem_infer), bprop=_getitem_bprop,
     doc="x[index] for a basic index (ints, slices, None, Ellipsis) given as a normalised hashable tuple.")
 
@@ -392,8 +483,14 @@ def _getitem_grad_cpu(dout, shape, index):
     return out
 
 
+def _getitem_grad_shard(dout, shape, index):
+    ins, outs = _index_dims(shape, index)
+    return ShardSpec((outs,), (ins,), localize=lambda i_, o_, s_: {"shape": o_[0]},
+                     why={(0, i): _INDEX_WHY for i, lab in enumerate(outs) if lab is None})
+
+
 tensor_getitem_grad_p = defprim(
-    "tensor_getitem_grad", infer=_getitem_grad_infer, cpu=_getitem_grad_cpu,
+    "tensor_getitem_grad", infer=_getitem_grad_infer, shard=_getitem_grad_shard, cpu=_getitem_grad_cpu,
     cost=lambda dout, shape, index: Cost(0, 2 * dout.nbytes + int(np.prod(shape)) * dout.dtype.np.itemsize),
     bprop=lambda inputs, out, dout, shape, index: (bind(tensor_getitem_p, dout, index=index),),
     doc="Zeros of `shape` with `dout` written at the basic index `index`: the gradient of tensor_getitem.")
@@ -476,8 +573,23 @@ def _setitem_bprop(inputs, out, dout, index):
     return dx, reshape(_R.sum_to(picked, vshape), value.shape)
 
 
+def _setitem_shard(x, value, index):
+    """Dims taken whole by the index split alike in x, the output and the value (where the value is not
+    broadcast along them): each device writes its piece of the value into its piece of x."""
+    ins, outs = _index_dims(x.shape, index)
+    target = _indexed_shape(x.shape, index)
+    fitted = _fit_value_shape(value.shape, target, index)
+    lead = value.ndim - len(fitted)
+    off = len(target) - len(fitted)
+    vals = tuple(None if k < lead or fitted[k - lead] != target[off + k - lead] else outs[off + k - lead]
+                 for k in range(value.ndim))
+    why = {(0, i): _INDEX_WHY for i, lab in enumerate(ins) if lab is None}
+    why.update({(1, k): "a broadcast value dim is read whole" for k, lab in enumerate(vals) if lab is None})
+    return ShardSpec((ins, vals), (ins,), why=why)
+
+
 tensor_setitem_p = defprim(
-    "tensor_setitem", infer=_setitem_infer, cpu=_setitem_cpu, bprop=_setitem_bprop,
+    "tensor_setitem", infer=_setitem_infer, shard=_setitem_shard, cpu=_setitem_cpu, bprop=_setitem_bprop,
     cost=lambda x, value, index: Cost(0, 2 * x.nbytes + value.nbytes),
     doc="A copy of x with `value` (broadcast) written at the basic index `index`.")
 
@@ -631,8 +743,12 @@ def _ss_infer(x, begin, end, strides, masks):
     return AbstractTensor(_indexed_shape(x.shape, _ss_index(begin, end, strides, masks)), x.dtype)
 
 
+def _ss_shard(x, begin, end, strides, masks):
+    return _getitem_shard(x, _ss_index(begin, end, strides, masks))
+
+
 strided_slice_p = defprim(
-    "strided_slice", infer=_ss_infer, cost=_moved_cost(_ss_infer),
+    "strided_slice", infer=_ss_infer, shard=_ss_shard, cost=_moved_cost(_ss_infer),
     cpu=lambda x, begin, end, strides, masks: x[_np_index(_ss_index(begin, end, strides, masks))],
     bprop=lambda inputs, out, dout, begin, end, strides, masks: (
         tensor_getitem_grad(dout, inputs[0].shape, _ss_index(begin, end, strides, masks)),),
@@ -694,8 +810,15 @@ def _concat_bprop(inputs, out, dout, axis):
     return tuple(grads)
 
 
-concat_p = defprim("concat", infer=_concat_infer, cpu=lambda *xs, axis: np.concatenate(xs, axis=axis),
-                   cost=memory_cost, bprop=_concat_bprop)
+def _concat_shard(*avals, axis):
+    a = norm_axis(axis, avals[0].ndim)
+    dims = tuple(None if i == a else f"d{i}" for i in range(avals[0].ndim))
+    return ShardSpec((dims,) * len(avals), (dims,),
+                     why={(k, a): "the concatenation axis: pieces would interleave" for k in range(len(avals))})
+
+
+concat_p = defprim("concat", infer=_concat_infer, shard=_concat_shard,
+                   cpu=lambda *xs, axis: np.concatenate(xs, axis=axis), cost=memory_cost, bprop=_concat_bprop)
 
 
 def concat(tensors, axis=0):
@@ -732,8 +855,14 @@ def _stack_infer(*avals, axis):
     return AbstractTensor(first.shape[:a] + (len(avals),) + first.shape[a:], first.dtype)
 
 
+def _stack_shard(*avals, axis):
+    dims = tuple(f"d{i}" for i in range(avals[0].ndim))
+    a = axis % (avals[0].ndim + 1)
+    return ShardSpec((dims,) * len(avals), (dims[:a] + (None,) + dims[a:],))
+
+
 stack_p = defprim(
-    "stack", infer=_stack_infer, cpu=lambda *xs, axis: np.stack(xs, axis=axis), cost=memory_cost,
+    "stack", infer=_stack_infer, shard=_stack_shard, cpu=lambda *xs, axis: np.stack(xs, axis=axis), cost=memory_cost,
     bprop=lambda inputs, out, dout, axis: tuple(
         bind(tensor_getitem_p, dout, index=_axis_slice(axis % dout.ndim, i)) for i in range(len(inputs))))
 
@@ -777,8 +906,14 @@ def _split_bprop(inputs, out, dout, axis, sizes):
     return (concat(tuple(dout), axis),)
 
 
+def _split_shard(x, axis, sizes):
+    a = norm_axis(axis, x.ndim)
+    dims = tuple(None if i == a else f"d{i}" for i in range(x.ndim))
+    return ShardSpec((dims,), (dims,) * len(sizes), why={(0, a): "the axis being cut into sections"})
+
+
 split_p = defprim(
-    "split", infer=_split_infer, cpu=_split_cpu, bprop=_split_bprop, cost=memory_cost, outputs=None,
+    "split", infer=_split_infer, shard=_split_shard, cpu=_split_cpu, bprop=_split_bprop, cost=memory_cost, outputs=None,
     doc="Cuts a tensor along an axis into pieces of the given sizes (as many outputs as sizes).")
 
 
@@ -872,7 +1007,16 @@ def _gather_bprop(inputs, out, dout, axis):
     return g, None
 
 
-gather_p = defprim("gather", infer=_gather_infer, cpu=_gather_cpu, cost=_moved_cost(_gather_infer),
+def _gather_shard(params, indices, axis):
+    """Every dim but the gathered axis of params, and every dim of indices, split alike with the output."""
+    a = norm_axis(axis, params.ndim)
+    p = tuple(None if i == a else f"p{i}" for i in range(params.ndim))
+    ix = tuple(f"i{j}" for j in range(indices.ndim))
+    return ShardSpec((p, ix), (p[:a] + ix + p[a + 1:],),
+                     why={(0, a): "the gathered axis: an index may point into any piece"})
+
+
+gather_p = defprim("gather", infer=_gather_infer, shard=_gather_shard, cpu=_gather_cpu, cost=_moved_cost(_gather_infer),
                    bprop=_gather_bprop)
 
 
@@ -947,8 +1091,16 @@ def _segment_cpu(data, ids, num_segments):
     return out.reshape((num_segments,) + rest)
 
 
+def _segment_shard(data, ids, num_segments):
+    """Splitting the summed positions gives each device a partial sum of every segment."""
+    k = ids.ndim
+    lead = tuple(f"s{j}" for j in range(k))
+    tail = tuple(f"t{j}" for j in range(k, data.ndim))
+    return ShardSpec((lead + tail, lead), ((None,) + tail,), reduce={lab: "sum" for lab in lead})
+
+
 unsorted_segment_sum_p = defprim(
-    "unsorted_segment_sum", infer=_segment_infer, cpu=_segment_cpu,
+    "unsorted_segment_sum", infer=_segment_infer, shard=_segment_shard, cpu=_segment_cpu,
     cost=lambda data, ids, num_segments: Cost(data.size, data.nbytes + ids.nbytes + _segment_infer(
         data, ids, num_segments).nbytes),
     bprop=lambda inputs, out, dout, num_segments: (bind(gather_p, dout, inputs[1], axis=0), None))
@@ -1000,8 +1152,17 @@ def _gather_nd_cpu(x, indices):
     return x[cols]
 
 
+def _gather_nd_shard(x, indices):
+    k = indices.shape[-1]
+    b = tuple(f"b{j}" for j in range(indices.ndim - 1))
+    t = tuple(f"t{j}" for j in range(k, x.ndim))
+    why = {(0, j): "an indexed dim: an index tuple may point into any piece" for j in range(k)}
+    why[(1, indices.ndim - 1)] = "the index-tuple dim"
+    return ShardSpec(((None,) * k + t, b + (None,)), (b + t,), why=why)
+
+
 gather_nd_p = defprim(
-    "gather_nd", infer=_gather_nd_infer, cpu=_gather_nd_cpu, cost=_moved_cost(_gather_nd_infer),
+    "gather_nd", infer=_gather_nd_infer, shard=_gather_nd_shard, cpu=_gather_nd_cpu, cost=_moved_cost(_gather_nd_infer),
     bprop=lambda inputs, out, dout: (scatter_nd(inputs[1], dout, inputs[0].shape), None))
 
 
@@ -1041,8 +1202,17 @@ def _scatter_nd_cpu(indices, updates, shape):
     return out.reshape(shape)
 
 
+def _scatter_nd_shard(indices, updates, shape):
+    """Splitting the list of updates gives each device a partial sum of the output; trailing dims split alike."""
+    k = indices.shape[-1]
+    b = tuple(f"b{j}" for j in range(indices.ndim - 1))
+    t = tuple(f"t{j}" for j in range(k, len(shape)))
+    return ShardSpec((b + (None,), b + t), ((None,) * k + t,), reduce={lab: "sum" for lab in b},
+                     localize=lambda i_, o_, s_: {"shape": o_[0]}, why={(0, indices.ndim - 1): "the index-tuple dim"})
+
+
 scatter_nd_p = defprim(
-    "scatter_nd", infer=_scatter_nd_infer, cpu=_scatter_nd_cpu,
+    "scatter_nd", infer=_scatter_nd_infer, shard=_scatter_nd_shard, cpu=_scatter_nd_cpu,
     cost=lambda indices, updates, shape: Cost(updates.size, indices.nbytes + updates.nbytes + _scatter_nd_infer(
         indices, updates, shape).nbytes),
     bprop=lambda inputs, out, dout, shape: (None, gather_nd(dout, inputs[0])))
@@ -1078,8 +1248,18 @@ def _scatter_update_cpu(x, indices, updates):
     return out
 
 
+def _scatter_update_shard(x, indices, updates):
+    """Updates overwrite (they do not add), so the list of updates stays whole; trailing dims split alike."""
+    k = indices.shape[-1]
+    t = tuple(f"t{j}" for j in range(k, x.ndim))
+    lead = (None,) * (indices.ndim - 1)
+    why = {(0, j): "an indexed dim: an index tuple may point into any piece" for j in range(k)}
+    why.update({(1, j): "every device applies every update" for j in range(indices.ndim)})
+    return ShardSpec(((None,) * k + t, (None,) * indices.ndim, lead + t), ((None,) * k + t,), why=why)
+
+
 tensor_scatter_update_p = defprim(
-    "tensor_scatter_update", infer=_scatter_update_infer, cpu=_scatter_update_cpu,
+    "tensor_scatter_update", infer=_scatter_update_infer, shard=_scatter_update_shard, cpu=_scatter_update_cpu,
     cost=lambda x, indices, updates: Cost(0, 2 * x.nbytes + indices.nbytes + updates.nbytes),
     bprop=lambda inputs, out, dout: (
         bind(tensor_scatter_update_p, dout, inputs[1], zeros_like(inputs[2])), None, gather_nd(dout, inputs[1])))
@@ -1130,8 +1310,14 @@ def _one_hot_bprop(inputs, out, dout, depth, axis):
     return None, d_on, sub(_R.sum(dout), d_on)
 
 
+def _one_hot_shard(indices, on_value, off_value, depth, axis):
+    a = indices.ndim if axis == -1 else axis
+    dims = tuple(f"d{i}" for i in range(indices.ndim))
+    return ShardSpec((dims, (), ()), (dims[:a] + (None,) + dims[a:],))
+
+
 one_hot_p = defprim(
-    "one_hot", infer=_one_hot_infer, cpu=_one_hot_cpu, bprop=_one_hot_bprop,
+    "one_hot", infer=_one_hot_infer, shard=_one_hot_shard, cpu=_one_hot_cpu, bprop=_one_hot_bprop,
     cost=lambda indices, on, off, depth, axis: Cost(indices.size * depth,
                                                     indices.nbytes + indices.size * depth * on.dtype.np.itemsize))
 
@@ -1178,8 +1364,22 @@ def _tile_bprop(inputs, out, dout, dims):
     return (reshape(_R.sum(split, tuple(range(0, 2 * len(xs), 2))), x.shape),)
 
 
-tile_p = defprim("tile", infer=_tile_infer, cpu=lambda x, dims: np.tile(x, dims), cost=_moved_cost(_tile_infer),
-                 bprop=_tile_bprop)
+def _tile_shard(x, dims):
+    """A dim not repeated splits alike in input and output; a size-1 dim repeated is made piecewise (each device
+    repeats it for its own piece); a dim of size > 1 repeated stays whole."""
+    xs, reps = _tile_shapes(x.shape, dims)
+    off = len(xs) - x.ndim
+    outs = tuple(f"d{d}" if reps[d] == 1 or xs[d] == 1 else None for d in range(len(xs)))
+    ins = tuple(outs[off + i] if reps[off + i] == 1 else None for i in range(x.ndim))
+    why = {(0, i): "a repeated dim: each piece would repeat only itself" for i in range(x.ndim)
+           if ins[i] is None and xs[off + i] != 1}
+    return ShardSpec((ins,), (outs,), why=why,
+                     localize=lambda i_, o_, s_: {"dims": tuple(
+                         o // max(n, 1) for o, n in zip(o_[0], _tile_shapes(i_[0], dims)[0]))})
+
+
+tile_p = defprim("tile", infer=_tile_infer, shard=_tile_shard, cpu=lambda x, dims: np.tile(x, dims),
+                 cost=_moved_cost(_tile_infer), bprop=_tile_bprop)
 
 
 def tile(input, dims):
@@ -1204,6 +1404,9 @@ def _fill_infer(*, dtype, shape, value):
 
 fill_p = defprim(
     "fill", infer=_fill_infer, cpu=lambda dtype, shape, value: np.full(shape, value, dtype=dtype.np),
+    # no inputs: each device fills its own piece of the output
+    shard=lambda *, dtype, shape, value: ShardSpec((), (tuple(f"d{i}" for i in range(len(shape))),),
+                                                   localize=lambda i_, o_, s_: {"shape": o_[0]}),
     cost=lambda dtype, shape, value: Cost(0, _fill_infer(dtype=dtype, shape=shape, value=value).nbytes),
     bprop=not_differentiable("a creation op with no tensor inputs"),
     doc="A new tensor of `shape` and `dtype` filled with the scalar `value` (a primitive with no inputs).")

@@ -4,6 +4,7 @@ import numpy as np
 from ...errors import ShapeError, DTypeError
 from ..abstract import AbstractTensor, broadcast_shapes, same_dtype
 from ..registry import defprim, Cost
+from ..shard import ShardSpec
 from ..dispatch import bind
 from .._api import Primitive, as_tensor
 from .reduce_ops import sum_to
@@ -56,7 +57,14 @@ def _matmul_bprop(inputs, out, dout, transpose_a, transpose_b):
     return dx, dy
 
 
-matmul_p = defprim("matmul", infer=_matmul_infer, cpu=_matmul_cpu, cost=_matmul_cost, bprop=_matmul_bprop)
+def _matmul_shard(x, y, transpose_a, transpose_b):
+    """x (m, k) @ y (k, n): m and n split the output; a split k leaves partial sums (AllReduce after)."""
+    return ShardSpec((("k", "m") if transpose_a else ("m", "k"), ("n", "k") if transpose_b else ("k", "n")),
+                     (("m", "n"),), reduce={"k": "sum"})
+
+
+matmul_p = defprim("matmul", infer=_matmul_infer, cpu=_matmul_cpu, cost=_matmul_cost, bprop=_matmul_bprop,
+                   shard=_matmul_shard)
 
 
 # ---------------------------------------------------------------- batch_matmul
@@ -101,8 +109,22 @@ def _batch_matmul_bprop(inputs, out, dout, transpose_a, transpose_b):
     return sum_to(dx, x.shape), sum_to(dy, y.shape)
 
 
+def _batch_matmul_shard(x, y, transpose_a, transpose_b):
+    """Batch dims split alike (a broadcast size-1 batch dim is read whole); m, n, k as for matmul."""
+    nb = _batch_matmul_infer(x, y, transpose_a, transpose_b).ndim - 2
+    out_b = tuple(f"b{i}" for i in range(nb))
+    full = broadcast_shapes(x.shape[:-2], y.shape[:-2])
+
+    def batch(a):
+        off = nb - (a.ndim - 2)
+        return tuple(out_b[off + i] if a.shape[i] == full[off + i] else None for i in range(a.ndim - 2))
+    return ShardSpec((batch(x) + (("k", "m") if transpose_a else ("m", "k")),
+                      batch(y) + (("n", "k") if transpose_b else ("k", "n"))),
+                     (out_b + ("m", "n"),), reduce={"k": "sum"})
+
+
 batch_matmul_p = defprim("batch_matmul", infer=_batch_matmul_infer, cpu=_batch_matmul_cpu,
-                         cost=_batch_matmul_cost, bprop=_batch_matmul_bprop)
+                         cost=_batch_matmul_cost, bprop=_batch_matmul_bprop, shard=_batch_matmul_shard)
 
 
 def matmul(input, other, transpose_a=False, transpose_b=False):

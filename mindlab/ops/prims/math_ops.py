@@ -19,6 +19,7 @@ from ...errors import DTypeError, ShapeError, where as _where
 from ...tensor import Tensor
 from ..abstract import AbstractTensor, broadcast_shapes, same_dtype
 from ..registry import defprim, elementwise_cost, memory_cost, not_differentiable
+from ..shard import elementwise
 from ..dispatch import bind, describe
 from .._api import Primitive, tensor_pair, as_tensor
 from .reduce_ops import sum_to
@@ -132,20 +133,20 @@ def _fuse_no_bool(template):
 
 
 add_p = defprim(
-    "add", infer=binary_infer, cpu=np.add, cost=elementwise_cost(1), fuse="{0} + {1}",
+    "add", shard=elementwise, infer=binary_infer, cpu=np.add, cost=elementwise_cost(1), fuse="{0} + {1}",
     bprop=lambda inputs, out, dout: (sum_to(dout, inputs[0].shape), sum_to(dout, inputs[1].shape)))
 
 sub_p = defprim(
-    "sub", infer=no_bool_binary_infer, cpu=np.subtract, cost=elementwise_cost(1), fuse="{0} - {1}",
+    "sub", shard=elementwise, infer=no_bool_binary_infer, cpu=np.subtract, cost=elementwise_cost(1), fuse="{0} - {1}",
     bprop=lambda inputs, out, dout: (sum_to(dout, inputs[0].shape), sum_to(neg(dout), inputs[1].shape)))
 
 mul_p = defprim(
-    "mul", infer=binary_infer, cpu=np.multiply, cost=elementwise_cost(1), fuse="{0} * {1}",
+    "mul", shard=elementwise, infer=binary_infer, cpu=np.multiply, cost=elementwise_cost(1), fuse="{0} * {1}",
     bprop=lambda inputs, out, dout: (sum_to(mul(dout, inputs[1]), inputs[0].shape),
                                      sum_to(mul(dout, inputs[0]), inputs[1].shape)))
 
 div_p = defprim(
-    "div", infer=float_binary_infer, cpu=np.true_divide, cost=elementwise_cost(1), fuse="{0} / {1}",
+    "div", shard=elementwise, infer=float_binary_infer, cpu=np.true_divide, cost=elementwise_cost(1), fuse="{0} / {1}",
     bprop=lambda inputs, out, dout: (sum_to(div(dout, inputs[1]), inputs[0].shape),
                                      sum_to(neg(mul(dout, div(out, inputs[1]))), inputs[1].shape)))
 
@@ -198,11 +199,12 @@ RealDiv = Div
 
 # ---------------------------------------------------------------- neg / exp
 neg_p = defprim(
-    "neg", infer=no_bool_unary_infer, cpu=np.negative, cost=elementwise_cost(1), fuse="-{0}",
+    "neg", shard=elementwise, infer=no_bool_unary_infer, cpu=np.negative, cost=elementwise_cost(1), fuse="-{0}",
     bprop=lambda inputs, out, dout: (neg(dout),))
 
 exp_p = defprim(
-    "exp", infer=float_unary_infer, cpu=np.exp, cost=elementwise_cost(10), fuse=_fuse_float_unary("fexp"),
+    "exp", shard=elementwise, infer=float_unary_infer, cpu=np.exp, cost=elementwise_cost(10),
+    fuse=_fuse_float_unary("fexp"),
     bprop=lambda inputs, out, dout: (mul(dout, out),))
 
 
@@ -244,8 +246,8 @@ def _pow_bprop(inputs, out, dout):
     return dx, dy
 
 
-pow_p = defprim("pow", infer=int8_bool_binary_infer, cpu=np.power, cost=elementwise_cost(10), bprop=_pow_bprop,
-                fuse=_fuse_pow)
+pow_p = defprim("pow", shard=elementwise, infer=int8_bool_binary_infer, cpu=np.power, cost=elementwise_cost(10),
+                bprop=_pow_bprop, fuse=_fuse_pow)
 
 
 def pow(input, exponent):
@@ -263,7 +265,7 @@ class Pow(Primitive):
 
 # ---------------------------------------------------------------- floor_div / floor_mod
 floor_div_p = defprim(
-    "floor_div", infer=int8_bool_binary_infer, cpu=np.floor_divide, cost=elementwise_cost(2),
+    "floor_div", shard=elementwise, infer=int8_bool_binary_infer, cpu=np.floor_divide, cost=elementwise_cost(2),
     bprop=not_differentiable("floor division is a step function: its gradient is 0 almost everywhere"))
 
 
@@ -290,8 +292,8 @@ def _floor_mod_bprop(inputs, out, dout):
     return dx, dy
 
 
-floor_mod_p = defprim("floor_mod", infer=int8_bool_binary_infer, cpu=np.mod, cost=elementwise_cost(3),
-                      bprop=_floor_mod_bprop)
+floor_mod_p = defprim("floor_mod", shard=elementwise, infer=int8_bool_binary_infer, cpu=np.mod,
+                      cost=elementwise_cost(3), bprop=_floor_mod_bprop)
 
 
 def floor_mod(x, y):
@@ -313,7 +315,8 @@ def _square_infer(x):
 
 
 square_p = defprim(
-    "square", infer=_square_infer, cpu=np.square, cost=elementwise_cost(1), fuse=_fuse_no_bool("{0} * {0}"),
+    "square", shard=elementwise, infer=_square_infer, cpu=np.square, cost=elementwise_cost(1),
+    fuse=_fuse_no_bool("{0} * {0}"),
     bprop=lambda inputs, out, dout: (mul(dout, mul(inputs[0], 2)) if _is_float(inputs[0]) else None,))
 
 
@@ -341,10 +344,10 @@ def _pick_bprop(first_wins):
     return bprop
 
 
-maximum_p = defprim("maximum", infer=binary_infer, cpu=np.maximum, cost=elementwise_cost(1),
+maximum_p = defprim("maximum", shard=elementwise, infer=binary_infer, cpu=np.maximum, cost=elementwise_cost(1),
                     fuse="fmaximum({0}, {1})",
                     bprop=_pick_bprop(lambda x, y: greater_equal(x, y)))
-minimum_p = defprim("minimum", infer=binary_infer, cpu=np.minimum, cost=elementwise_cost(1),
+minimum_p = defprim("minimum", shard=elementwise, infer=binary_infer, cpu=np.minimum, cost=elementwise_cost(1),
                     fuse="fminimum({0}, {1})",
                     bprop=_pick_bprop(lambda x, y: less_equal(x, y)))
 
@@ -373,11 +376,13 @@ class Minimum(Primitive):
 
 # ---------------------------------------------------------------- log / sqrt / rsqrt / reciprocal
 log_p = defprim(
-    "log", infer=float_unary_infer, cpu=np.log, cost=elementwise_cost(10), fuse=_fuse_float_unary("flog"),
+    "log", shard=elementwise, infer=float_unary_infer, cpu=np.log, cost=elementwise_cost(10),
+    fuse=_fuse_float_unary("flog"),
     bprop=lambda inputs, out, dout: (div(dout, inputs[0]) if _is_float(inputs[0]) else None,))
 
 sqrt_p = defprim(
-    "sqrt", infer=float_unary_infer, cpu=np.sqrt, cost=elementwise_cost(4), fuse=_fuse_float_unary("fsqrt"),
+    "sqrt", shard=elementwise, infer=float_unary_infer, cpu=np.sqrt, cost=elementwise_cost(4),
+    fuse=_fuse_float_unary("fsqrt"),
     bprop=lambda inputs, out, dout: (mul(dout, div(0.5, out)) if _is_float(inputs[0]) else None,))
 
 
@@ -387,7 +392,7 @@ def _rsqrt_cpu(x):
 
 
 rsqrt_p = defprim(   # d/dx x**-0.5 = -0.5 * x**-1.5 = -0.5 * out**3
-    "rsqrt", infer=float_unary_infer, cpu=_rsqrt_cpu, cost=elementwise_cost(5),
+    "rsqrt", shard=elementwise, infer=float_unary_infer, cpu=_rsqrt_cpu, cost=elementwise_cost(5),
     fuse="{out}(1) / fsqrt({out}({0}))",
     bprop=lambda inputs, out, dout: (mul(dout, mul(mul(out, mul(out, out)), -0.5)) if _is_float(inputs[0])
                                      else None,))
@@ -398,7 +403,8 @@ def _reciprocal_cpu(x):
 
 
 reciprocal_p = defprim(
-    "reciprocal", infer=float_unary_infer, cpu=_reciprocal_cpu, cost=elementwise_cost(1), fuse="{out}(1) / {out}({0})",
+    "reciprocal", shard=elementwise, infer=float_unary_infer, cpu=_reciprocal_cpu, cost=elementwise_cost(1),
+    fuse="{out}(1) / {out}({0})",
     bprop=lambda inputs, out, dout: (neg(mul(dout, mul(out, out))) if _is_float(inputs[0]) else None,))
 
 
@@ -444,15 +450,16 @@ class Reciprocal(Primitive):
 
 # ---------------------------------------------------------------- abs / sign / floor
 abs_p = defprim(   # the gradient at 0 is sign(0) = 0
-    "abs", infer=unary_infer, cpu=np.abs, cost=elementwise_cost(1), fuse=_fuse_no_bool("abs({0})"),
+    "abs", shard=elementwise, infer=unary_infer, cpu=np.abs, cost=elementwise_cost(1), fuse=_fuse_no_bool("abs({0})"),
     bprop=lambda inputs, out, dout: (mul(dout, sign(inputs[0])) if _is_float(inputs[0]) else None,))
 
 sign_p = defprim(
-    "sign", infer=no_bool_unary_infer, cpu=np.sign, cost=elementwise_cost(1), fuse="np.sign({0})",
+    "sign", shard=elementwise, infer=no_bool_unary_infer, cpu=np.sign, cost=elementwise_cost(1), fuse="np.sign({0})",
     bprop=not_differentiable("sign is piecewise constant: its gradient is 0 almost everywhere"))
 
 floor_p = defprim(   # numpy keeps integer (and bool) inputs as they are
-    "floor", infer=unary_infer, cpu=np.floor, cost=elementwise_cost(1), fuse=_fuse_no_bool("np.floor({0})"),
+    "floor", shard=elementwise, infer=unary_infer, cpu=np.floor, cost=elementwise_cost(1),
+    fuse=_fuse_no_bool("np.floor({0})"),
     bprop=not_differentiable("floor is a step function: its gradient is 0 almost everywhere"))
 
 
@@ -491,11 +498,13 @@ class Floor(Primitive):
 
 # ---------------------------------------------------------------- tanh / sigmoid / relu
 tanh_p = defprim(
-    "tanh", infer=float_unary_infer, cpu=np.tanh, cost=elementwise_cost(10), fuse=_fuse_float_unary("ftanh"),
+    "tanh", shard=elementwise, infer=float_unary_infer, cpu=np.tanh, cost=elementwise_cost(10),
+    fuse=_fuse_float_unary("ftanh"),
     bprop=lambda inputs, out, dout: (mul(dout, sub(1, mul(out, out))) if _is_float(inputs[0]) else None,))
 
 sigmoid_p = defprim(   # expit is the overflow-free logistic function
-    "sigmoid", infer=float_unary_infer, cpu=_expit, cost=elementwise_cost(10), fuse=_fuse_float_unary("fsigmoid"),
+    "sigmoid", shard=elementwise, infer=float_unary_infer, cpu=_expit, cost=elementwise_cost(10),
+    fuse=_fuse_float_unary("fsigmoid"),
     bprop=lambda inputs, out, dout: (mul(dout, mul(out, sub(1, out))) if _is_float(inputs[0]) else None,))
 
 
@@ -504,7 +513,8 @@ def _relu_cpu(x):
 
 
 relu_p = defprim(   # relu_grad: dout where the output is positive (the gradient at 0 is 0)
-    "relu", infer=no_bool_unary_infer, cpu=_relu_cpu, cost=elementwise_cost(1), fuse="fmaximum({0}, {out}(0))",
+    "relu", shard=elementwise, infer=no_bool_unary_infer, cpu=_relu_cpu, cost=elementwise_cost(1),
+    fuse="fmaximum({0}, {out}(0))",
     bprop=lambda inputs, out, dout: (select(greater(out, 0), dout, 0) if _is_float(inputs[0]) else None,))
 
 
@@ -635,11 +645,12 @@ def _fuse_gelu(x, out, approximate):
 
 
 gelu_p = defprim(
-    "gelu", infer=_gelu_infer, cpu=_gelu_cpu, cost=elementwise_cost(20), fuse=_fuse_gelu,
+    "gelu", shard=elementwise, infer=_gelu_infer, cpu=_gelu_cpu, cost=elementwise_cost(20), fuse=_fuse_gelu,
     bprop=lambda inputs, out, dout, approximate: (gelu_grad(dout, inputs[0], approximate)
                                                   if _is_float(inputs[0]) else None,))
 gelu_grad_p = defprim(
-    "gelu_grad", infer=_gelu_grad_infer, cpu=_gelu_grad_cpu, cost=elementwise_cost(25), bprop=_gelu_grad_bprop,
+    "gelu_grad", shard=elementwise, infer=_gelu_grad_infer, cpu=_gelu_grad_cpu, cost=elementwise_cost(25),
+    bprop=_gelu_grad_bprop,
     doc="dout * gelu'(x): gelu's fused backward kernel (MindSpore's GeLUGrad).")
 
 
@@ -685,7 +696,7 @@ def _softplus_bprop(inputs, out, dout, beta, threshold):
     return (select(greater(bx, threshold), dout, mul(dout, sigmoid(bx))),)
 
 
-softplus_p = defprim("softplus", infer=_softplus_infer, cpu=_softplus_cpu, cost=elementwise_cost(20),
+softplus_p = defprim("softplus", shard=elementwise, infer=_softplus_infer, cpu=_softplus_cpu, cost=elementwise_cost(20),
                      bprop=_softplus_bprop)
 
 
@@ -704,22 +715,24 @@ class Softplus(Primitive):
 
 # ---------------------------------------------------------------- comparisons (bool out, not differentiable)
 _CMP = "comparisons have a boolean output"
-equal_p = defprim("equal", infer=compare_infer, cpu=np.equal, cost=elementwise_cost(1),
+equal_p = defprim("equal", shard=elementwise, infer=compare_infer, cpu=np.equal, cost=elementwise_cost(1),
                 fuse="{0} == {1}",
                   bprop=not_differentiable(_CMP))
-not_equal_p = defprim("not_equal", infer=compare_infer, cpu=np.not_equal, cost=elementwise_cost(1),
+not_equal_p = defprim("not_equal", shard=elementwise, infer=compare_infer, cpu=np.not_equal, cost=elementwise_cost(1),
                     fuse="{0} != {1}",
                       bprop=not_differentiable(_CMP))
-less_p = defprim("less", infer=compare_infer, cpu=np.less, cost=elementwise_cost(1),
+less_p = defprim("less", shard=elementwise, infer=compare_infer, cpu=np.less, cost=elementwise_cost(1),
                fuse="{0} < {1}",
                  bprop=not_differentiable(_CMP))
-less_equal_p = defprim("less_equal", infer=compare_infer, cpu=np.less_equal, cost=elementwise_cost(1),
+less_equal_p = defprim("less_equal", shard=elementwise, infer=compare_infer, cpu=np.less_equal,
+                       cost=elementwise_cost(1),
                      fuse="{0} <= {1}",
                        bprop=not_differentiable(_CMP))
-greater_p = defprim("greater", infer=compare_infer, cpu=np.greater, cost=elementwise_cost(1),
+greater_p = defprim("greater", shard=elementwise, infer=compare_infer, cpu=np.greater, cost=elementwise_cost(1),
                   fuse="{0} > {1}",
                     bprop=not_differentiable(_CMP))
-greater_equal_p = defprim("greater_equal", infer=compare_infer, cpu=np.greater_equal, cost=elementwise_cost(1),
+greater_equal_p = defprim("greater_equal", shard=elementwise, infer=compare_infer, cpu=np.greater_equal,
+                          cost=elementwise_cost(1),
                         fuse="{0} >= {1}",
                           bprop=not_differentiable(_CMP))
 
@@ -796,13 +809,16 @@ def _logical_infer(*avals):
 
 
 _LOGIC = "logical ops have boolean inputs and output"
-logical_and_p = defprim("logical_and", infer=_logical_infer, cpu=np.logical_and, cost=elementwise_cost(1),
+logical_and_p = defprim("logical_and", shard=elementwise, infer=_logical_infer, cpu=np.logical_and,
+                        cost=elementwise_cost(1),
                         fuse="{0} & {1}",
                         bprop=not_differentiable(_LOGIC))
-logical_or_p = defprim("logical_or", infer=_logical_infer, cpu=np.logical_or, cost=elementwise_cost(1),
+logical_or_p = defprim("logical_or", shard=elementwise, infer=_logical_infer, cpu=np.logical_or,
+                       cost=elementwise_cost(1),
                        fuse="{0} | {1}",
                        bprop=not_differentiable(_LOGIC))
-logical_not_p = defprim("logical_not", infer=_logical_infer, cpu=np.logical_not, cost=elementwise_cost(1),
+logical_not_p = defprim("logical_not", shard=elementwise, infer=_logical_infer, cpu=np.logical_not,
+                        cost=elementwise_cost(1),
                         fuse="not {0}",
                         bprop=not_differentiable(_LOGIC))
 
@@ -851,7 +867,8 @@ def _select_bprop(inputs, out, dout):
             sum_to(select(cond, 0, dout), y.shape) if _is_float(y) else None)
 
 
-select_p = defprim("select", infer=_select_infer, cpu=np.where, cost=elementwise_cost(1), bprop=_select_bprop,
+select_p = defprim("select", shard=elementwise, infer=_select_infer, cpu=np.where, cost=elementwise_cost(1),
+                   bprop=_select_bprop,
                    fuse="{out}({1}) if {0} else {out}({2})")
 
 
@@ -891,7 +908,8 @@ def _fuse_cast(x, out, dtype):
     return f"{x} != 0" if out == "bool_" else f"{out}({x})"
 
 
-cast_p = defprim("cast", infer=_cast_infer, cpu=_cast_cpu, cost=memory_cost, bprop=_cast_bprop, fuse=_fuse_cast)
+cast_p = defprim("cast", shard=elementwise, infer=_cast_infer, cpu=_cast_cpu, cost=memory_cost, bprop=_cast_bprop,
+                 fuse=_fuse_cast)
 
 
 def _as_type(dtype, x):

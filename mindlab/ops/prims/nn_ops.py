@@ -19,6 +19,7 @@ from ...errors import ShapeError, DTypeError, MindlabError, where
 from ...common import seed as _seed
 from ..abstract import AbstractTensor, norm_axis
 from ..registry import defprim, not_differentiable, elementwise_cost, Cost
+from ..shard import ShardSpec, same_rule, keep_rule, axis_of
 from ..dispatch import bind
 from .._api import Primitive, as_tensor
 from .math_ops import add, sub, mul, div, neg, exp
@@ -111,6 +112,46 @@ def _out_size(size, k, s, p0, p1, d=1):
     return (size + p0 + p1 - d * (k - 1) - 1) // s + 1
 
 
+# ---------------------------------------------------------------- shard rules of the convolution family
+_SPATIAL = "a spatial dim: windows overlap the pieces' borders (halo exchange is not implemented)"
+_KERNEL = "a kernel window dim"
+
+
+def _conv_family_shard(roles, groups, localize=None):
+    """Shard spec of conv2d and its backprops from each operand's role: "x" (N, C, H, W), "w" (Co, Cig, kh, kw),
+    "y" (N, Co, oh, ow). Batch "n" and channels split; with groups == 1 input channels "c" and output channels
+    "o" are independent, with groups > 1 both follow the group label "g" (pieces must hold whole groups, and the
+    kernel then runs groups / pieces groups). Spatial and window dims stay whole."""
+    one = groups == 1
+    dims = {"x": ("n", "c" if one else "g", None, None), "y": ("n", "o" if one else "g", None, None),
+            "w": ("o" if one else "g", "c" if one else None, None, None)}
+    ins, out = [dims[r] for r in roles[:-1]], dims[roles[-1]]
+    present = set(out)
+    reduce = {lab: "sum" for d in ins for lab in d if lab is not None and lab not in present}
+    why = {}
+    for i, r in enumerate(roles[:-1]):
+        if r == "w":
+            why.update({(i, 2): _KERNEL, (i, 3): _KERNEL})
+            if not one:
+                why[(i, 1)] = "the channels within a group"
+        else:
+            why.update({(i, 2): _SPATIAL, (i, 3): _SPATIAL})
+
+    def check(splits):
+        g = splits.get("g", 1)
+        if groups % g:
+            return f"{g} pieces of the channels do not hold whole groups (groups={groups})"
+        return None
+
+    def local(in_shapes, out_shapes, splits):
+        attrs = {} if one else {"groups": groups // splits.get("g", 1)}
+        if localize:
+            attrs[localize] = out_shapes[0]
+        return attrs
+    return ShardSpec(ins, (out,), reduce=reduce, check=None if one else check,
+                     localize=local if (localize or not one) else None, why=why)
+
+
 # ---------------------------------------------------------------- conv2d and its two backprop primitives
 def _conv_check(x, w, stride, pad, dilation, groups):
     """Shape rules shared by conv2d and its backprops; returns the output shape."""
@@ -168,6 +209,7 @@ def _conv_bprop(inputs, out, dout, stride, pad, dilation, groups):
 
 
 conv2d_p = defprim("conv2d", infer=_conv_infer, cpu=_kernel(_conv_cpu), cost=_conv_cost, bprop=_conv_bprop,
+                   shard=lambda x, w, groups, **geo: _conv_family_shard("xwy", groups),
                    doc="2-D convolution of NCHW input with (C_out, C_in/groups, kh, kw) weight: im2col + GEMM.")
 
 
@@ -206,6 +248,7 @@ def _bpi_bprop(inputs, out, g, input_size, stride, pad, dilation, groups):
 
 conv2d_backprop_input_p = defprim(
     "conv2d_backprop_input", infer=_bpi_infer, cpu=_kernel(_bpi_cpu), bprop=_bpi_bprop,
+    shard=lambda dout, w, input_size, groups, **geo: _conv_family_shard("ywx", groups, "input_size"),
     cost=lambda dout, w, input_size, **geo: Cost(
         2.0 * dout.size * w.size // w.shape[0], dout.nbytes + w.nbytes + int(np.prod(input_size)) * w.dtype.np.itemsize),
     doc="Gradient of conv2d w.r.t. its input (MindSpore's Conv2DBackpropInput); input_size is the input's shape.")
@@ -240,6 +283,7 @@ def _bpf_bprop(inputs, out, g, filter_size, stride, pad, dilation, groups):
 
 conv2d_backprop_filter_p = defprim(
     "conv2d_backprop_filter", infer=_bpf_infer, cpu=_kernel(_bpf_cpu), bprop=_bpf_bprop,
+    shard=lambda dout, x, filter_size, groups, **geo: _conv_family_shard("yxw", groups, "filter_size"),
     cost=lambda dout, x, filter_size, **geo: Cost(2.0 * dout.size * int(np.prod(filter_size)) // filter_size[0],
                                                   dout.nbytes + x.nbytes),
     doc="Gradient of conv2d w.r.t. its weight (MindSpore's Conv2DBackpropFilter); filter_size is the weight's shape.")
@@ -366,6 +410,14 @@ def _pool_grad_infer(x, dout, kernel, stride, pad):
     return out
 
 
+def _pool_shard(*avals, **attrs):
+    """Pooling and its gradients: batch and channels split alike, the spatial dims stay whole."""
+    nc = ("n", "c", None, None)
+    local = (lambda i_, o_, s_: {"input_size": o_[0]}) if "input_size" in attrs else None
+    return ShardSpec((nc,) * len(avals), (nc,), localize=local,
+                     why={(i, d): _SPATIAL for i in range(len(avals)) for d in (2, 3)})
+
+
 def _geo(kernel, stride, pad):
     return kernel[0], kernel[1], stride[0], stride[1], pad[0], pad[2]
 
@@ -376,7 +428,7 @@ def _max_pool_cpu(x, kernel, stride, pad):
 
 
 max_pool_p = defprim(
-    "max_pool", infer=_pool_infer, cpu=_kernel(_max_pool_cpu), cost=_pool_cost,
+    "max_pool", shard=_pool_shard, infer=_pool_infer, cpu=_kernel(_max_pool_cpu), cost=_pool_cost,
     bprop=lambda inputs, out, dout, kernel, stride, pad: (
         bind(max_pool_grad_p, inputs[0], dout, kernel=kernel, stride=stride, pad=pad),),
     doc="2-D max pooling over NCHW windows (padding never wins).")
@@ -390,7 +442,7 @@ def _max_pool_grad_infer(x, dout, kernel, stride, pad):
 
 
 max_pool_grad_p = defprim(
-    "max_pool_grad", infer=_max_pool_grad_infer,
+    "max_pool_grad", shard=_pool_shard, infer=_max_pool_grad_infer,
     cost=lambda x, dout, kernel, **a: Cost(dout.size * kernel[0] * kernel[1], 2 * x.nbytes + dout.nbytes),
     cpu=_kernel(lambda x, dout, kernel, stride, pad: _kpool.max_pool_grad(x, dout, *_geo(kernel, stride, pad))),
     # linear in dout given the argmax positions of x's windows; piecewise constant in x (zero gradient)
@@ -412,7 +464,7 @@ def _max_pool_grad_grad_cpu(x, g, kernel, stride, pad):
 
 
 max_pool_grad_grad_p = defprim(
-    "max_pool_grad_grad", infer=_max_pool_grad_grad_infer, cpu=_kernel(_max_pool_grad_grad_cpu),
+    "max_pool_grad_grad", shard=_pool_shard, infer=_max_pool_grad_grad_infer, cpu=_kernel(_max_pool_grad_grad_cpu),
     cost=lambda x, g, **a: _pool_cost(x, **a),
     bprop=lambda inputs, out, dout, kernel, stride, pad: (
         None, bind(max_pool_grad_p, inputs[0], dout, kernel=kernel, stride=stride, pad=pad)),
@@ -425,7 +477,7 @@ def _avg_pool_cpu(x, kernel, stride, pad, count_include_pad):
 
 
 avg_pool_p = defprim(
-    "avg_pool", infer=_pool_infer, cpu=_kernel(_avg_pool_cpu), cost=_pool_cost,
+    "avg_pool", shard=_pool_shard, infer=_pool_infer, cpu=_kernel(_avg_pool_cpu), cost=_pool_cost,
     bprop=lambda inputs, out, dout, **a: (bind(avg_pool_grad_p, dout, input_size=tuple(inputs[0].shape), **a),),
     doc="2-D average pooling over NCHW windows; padded cells count in the divisor only if count_include_pad.")
 
@@ -439,7 +491,7 @@ def _avg_pool_grad_infer(dout, input_size, kernel, stride, pad, count_include_pa
 
 
 avg_pool_grad_p = defprim(
-    "avg_pool_grad", infer=_avg_pool_grad_infer,
+    "avg_pool_grad", shard=_pool_shard, infer=_avg_pool_grad_infer,
     cpu=_kernel(lambda dout, input_size, kernel, stride, pad, count_include_pad: _kpool.avg_pool_grad(
         dout, input_size[2], input_size[3], *_geo(kernel, stride, pad), count_include_pad)),
     cost=lambda dout, input_size, kernel, **a: Cost(dout.size * kernel[0] * kernel[1],
@@ -544,20 +596,21 @@ def _log_softmax_grad_bprop(inputs, out, g, axis):
             sub(g, _sum(mul(g, ey), axis, keep_dims=True)))
 
 
+_SOFTMAX_SHARD = keep_rule(axis_of, "the softmax axis: each element needs the whole axis (gather it first)")
 softmax_p = defprim(
-    "softmax", infer=_softmax_infer, cost=elementwise_cost(12),
+    "softmax", infer=_softmax_infer, cost=elementwise_cost(12), shard=_SOFTMAX_SHARD,
     cpu=_kernel(lambda x, axis: _ksm.softmax(x, axis, False)),
     bprop=lambda inputs, out, dout, axis: (bind(softmax_grad_p, out, dout, axis=axis),))
 softmax_grad_p = defprim(
-    "softmax_grad", infer=_softmax_grad_infer, cost=elementwise_cost(4),
+    "softmax_grad", infer=_softmax_grad_infer, cost=elementwise_cost(4), shard=_SOFTMAX_SHARD,
     cpu=_kernel(lambda y, dy, axis: _ksm.softmax_grad(y, dy, axis, False)), bprop=_softmax_grad_bprop,
     doc="softmax's input gradient from its output y: y * (dy - sum(dy * y, axis)).")
 log_softmax_p = defprim(
-    "log_softmax", infer=_softmax_infer, cost=elementwise_cost(12),
+    "log_softmax", infer=_softmax_infer, cost=elementwise_cost(12), shard=_SOFTMAX_SHARD,
     cpu=_kernel(lambda x, axis: _ksm.softmax(x, axis, True)),
     bprop=lambda inputs, out, dout, axis: (bind(log_softmax_grad_p, out, dout, axis=axis),))
 log_softmax_grad_p = defprim(
-    "log_softmax_grad", infer=_softmax_grad_infer, cost=elementwise_cost(12),
+    "log_softmax_grad", infer=_softmax_grad_infer, cost=elementwise_cost(12), shard=_SOFTMAX_SHARD,
     cpu=_kernel(lambda y, dy, axis: _ksm.softmax_grad(y, dy, axis, True)), bprop=_log_softmax_grad_bprop,
     doc="log_softmax's input gradient from its output y: dy - exp(y) * sum(dy, axis).")
 
@@ -617,8 +670,10 @@ def _xent_run(logits, labels, grad):
     return out
 
 
+_XENT_WHY = {(0, 1): "the class axis: each sample's loss needs all its logits (logsumexp)"}
 sparse_softmax_cross_entropy_p = defprim(
     "sparse_softmax_cross_entropy",
+    shard=lambda logits, labels: ShardSpec((("n", None), ("n",)), (("n",),), why=_XENT_WHY),
     infer=lambda logits, labels: AbstractTensor((_xent_infer(logits, labels),), logits.dtype),
     cpu=_kernel(lambda logits, labels: _xent_run(logits, labels, False)),
     cost=lambda logits, labels: Cost(12 * logits.size, logits.nbytes + labels.nbytes),
@@ -635,6 +690,7 @@ def _xent_grad_infer(logits, labels):
 
 sparse_softmax_cross_entropy_grad_p = defprim(
     "sparse_softmax_cross_entropy_grad", infer=_xent_grad_infer,
+    shard=lambda logits, labels: ShardSpec((("n", None), ("n",)), (("n", None),), why=_XENT_WHY),
     cpu=_kernel(lambda logits, labels: _xent_run(logits, labels, True)),
     cost=lambda logits, labels: Cost(12 * logits.size, 2 * logits.nbytes + labels.nbytes),
     bprop=lambda inputs, out, g: (bind(softmax_grad_p, bind(softmax_p, inputs[0], axis=-1), g, axis=-1), None),
@@ -693,7 +749,7 @@ def _gen_mask_cpu(x, keep_prob, seed):
 
 
 dropout_gen_mask_p = defprim(
-    "dropout_gen_mask", infer=_gen_mask_infer,
+    "dropout_gen_mask", infer=_gen_mask_infer, shard=same_rule,   # each device draws the mask of its own piece
     cpu=_gen_mask_cpu, cost=elementwise_cost(2), random=True,
     bprop=not_differentiable("a random 0/1 mask does not depend on the input's values"),
     doc="A random 0/1 mask shaped like x, each element 1 with probability keep_prob (seeded by mindlab.set_seed).")
@@ -713,7 +769,7 @@ def _dropout_cpu(x, mask, keep_prob):
 
 
 dropout_p = defprim(
-    "dropout", infer=_dropout_infer, cpu=_dropout_cpu, cost=elementwise_cost(2),
+    "dropout", infer=_dropout_infer, shard=same_rule, cpu=_dropout_cpu, cost=elementwise_cost(2),
     # linear in x with a fixed mask; the mask is random, not a function of anything to differentiate
     bprop=lambda inputs, out, dout, keep_prob: (bind(dropout_p, dout, inputs[1], keep_prob=keep_prob), None),
     doc="x * mask / keep_prob: inverted dropout with a given 0/1 mask.")
@@ -840,8 +896,22 @@ def _ln_bprop(inputs, out, dout, begin_norm_axis, begin_params_axis, epsilon):
                 begin_params_axis=begin_params_axis, epsilon=epsilon)
 
 
+def _ln_shard(x, *params, begin_norm_axis, begin_params_axis, epsilon, grad=False):
+    """Dims before begin_norm_axis split alike in x, y and the statistics; normalised dims stay whole. gamma/beta
+    cover x's dims from begin_params_axis and split with them. In the backward, dgamma/dbeta sum over the dims
+    before begin_params_axis: split, they are partial sums (the data-parallel AllReduce of their gradients)."""
+    xs = tuple(f"d{i}" if i < begin_norm_axis else None for i in range(x.ndim))
+    gs = xs[begin_params_axis:]
+    why = {(0, i): "a normalised dim: the mean and variance need all of it" for i in range(begin_norm_axis, x.ndim)}
+    if not grad:
+        return ShardSpec((xs, gs, gs), (xs, xs, xs), why=why)
+    reduce = {lab: "sum" for lab in xs[:begin_params_axis] if lab is not None and lab not in gs}
+    why.update({(1, i): why[(0, i)] for i in range(begin_norm_axis, x.ndim)})
+    return ShardSpec((xs, xs, xs, xs, gs), (xs, gs, gs), reduce=reduce, why=why)
+
+
 layer_norm_p = defprim(
-    "layer_norm", infer=_ln_infer, cpu=_kernel(_ln_cpu), bprop=_ln_bprop, outputs=3,
+    "layer_norm", shard=_ln_shard, infer=_ln_infer, cpu=_kernel(_ln_cpu), bprop=_ln_bprop, outputs=3,
     cost=lambda x, gamma, beta, **a: Cost(8 * x.size, 2 * x.nbytes + gamma.nbytes + beta.nbytes),
     doc="Layer normalisation over the dims from begin_norm_axis, affine over the dims from begin_params_axis; "
         "returns (y, mean, variance) with the statistics' reduced dims kept as 1.")
@@ -880,7 +950,8 @@ def _ln_grad_bprop(inputs, out, cot, begin_norm_axis, begin_params_axis, epsilon
 
 
 layer_norm_grad_p = defprim(
-    "layer_norm_grad", infer=_ln_grad_infer, cpu=_kernel(_ln_grad_cpu), bprop=_ln_grad_bprop, outputs=3,
+    "layer_norm_grad", infer=_ln_grad_infer, shard=lambda *avals, **attrs: _ln_shard(*avals, **attrs, grad=True),
+    cpu=_kernel(_ln_grad_cpu), bprop=_ln_grad_bprop, outputs=3,
     cost=lambda x, dy, dmean, dvar, gamma, **a: Cost(14 * x.size, 3 * x.nbytes + 3 * gamma.nbytes),
     doc="Fused backward of layer_norm: (dx, dgamma, dbeta) from the cotangents (dy, dmean, dvar) of its outputs.")
 
@@ -952,8 +1023,26 @@ def _bn_bprop(inputs, out, dout, epsilon):
     return bind(batch_norm_grad_p, x, dy, dmean, dvar, weight, epsilon=epsilon)
 
 
+_BN_WHY = "batch statistics are taken over it (a synchronized batch norm would all-reduce them)"
+
+
+def _bn_shard(x, *rest, epsilon, grad=False):
+    """Training batch norm: only channels split (statistics are over every other dim)."""
+    xs = (None, "c") + (None,) * (x.ndim - 2)
+    why = {(i, d): _BN_WHY for i in ((0, 1) if grad else (0,)) for d in range(x.ndim) if d != 1}
+    if grad:     # (x, dy, dmean, dvar, weight) -> (dx, dweight, dbias)
+        return ShardSpec((xs, xs, ("c",), ("c",), ("c",)), (xs, ("c",), ("c",)), why=why)
+    return ShardSpec((xs, ("c",), ("c",)), (xs, ("c",), ("c",)), why=why)
+
+
+def _bn_infer_shard(x, weight, bias, mean, var, epsilon):
+    """Inference batch norm is elementwise per channel: every dim splits."""
+    xs = ("n", "c") + tuple(f"s{i}" for i in range(x.ndim - 2))
+    return ShardSpec((xs,) + (("c",),) * 4, (xs,))
+
+
 batch_norm_p = defprim(
-    "batch_norm", infer=_bn_infer, cpu=_kernel(_bn_cpu), bprop=_bn_bprop, outputs=3,
+    "batch_norm", shard=_bn_shard, infer=_bn_infer, cpu=_kernel(_bn_cpu), bprop=_bn_bprop, outputs=3,
     cost=lambda x, weight, bias, epsilon: Cost(8 * x.size, 2 * x.nbytes + 4 * weight.nbytes),
     doc="Training-mode batch normalisation with batch statistics over all axes but 1; returns (y, mean, biased "
         "variance). The running-statistics update is not part of it (ops.batch_norm does it, outside the tape).")
@@ -994,7 +1083,8 @@ def _bn_grad_bprop(inputs, out, cot, epsilon):
 
 
 batch_norm_grad_p = defprim(
-    "batch_norm_grad", infer=_bn_grad_infer, cpu=_kernel(_bn_grad_cpu), bprop=_bn_grad_bprop, outputs=3,
+    "batch_norm_grad", infer=_bn_grad_infer, shard=lambda *a, epsilon: _bn_shard(*a, epsilon=epsilon, grad=True),
+    cpu=_kernel(_bn_grad_cpu), bprop=_bn_grad_bprop, outputs=3,
     cost=lambda x, dy, dmean, dvar, weight, epsilon: Cost(14 * x.size, 3 * x.nbytes + 5 * weight.nbytes),
     doc="Fused backward of batch_norm: (dx, dweight, dbias) from the cotangents (dy, dmean, dvar) of its outputs.")
 
@@ -1029,7 +1119,7 @@ def _bn_infer_bprop(inputs, out, dout, epsilon):
 
 
 batch_norm_infer_p = defprim(
-    "batch_norm_infer", infer=_bn_infer_infer, cpu=_kernel(_bn_infer_cpu), bprop=_bn_infer_bprop,
+    "batch_norm_infer", infer=_bn_infer_infer, shard=_bn_infer_shard, cpu=_kernel(_bn_infer_cpu), bprop=_bn_infer_bprop,
     cost=lambda x, *params, epsilon: Cost(2 * x.size, 2 * x.nbytes + sum(p.nbytes for p in params)),
     doc="Inference-mode batch normalisation with given per-channel mean and variance.")
 

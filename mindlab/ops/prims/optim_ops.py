@@ -11,6 +11,7 @@ import numpy as np
 from ...errors import ShapeError, DTypeError
 from ..abstract import AbstractTensor, broadcast_shapes
 from ..registry import defprim, not_differentiable, Cost
+from ..shard import elementwise_spec
 from ..dispatch import bind
 from .._api import Primitive, as_tensor
 from ...kernels.cpu import optim as _k
@@ -75,6 +76,14 @@ def _update_cost(flops_per_element, n_state):
     return cost
 
 
+def _update_shard(inplace, gradients, outputs=1):
+    """Optimizer updates are elementwise over the parameter (hyper-parameters are read whole); the parameter and
+    its state are written in place, so they must arrive in their stored layout."""
+    def shard(var, *avals, **attrs):
+        return elementwise_spec((var,) + avals, [var.shape] * outputs, inplace, gradients)
+    return shard
+
+
 # ---------------------------------------------------------------- assign
 def _assign_infer(variable, value):
     if broadcast_shapes(variable.shape, value.shape) != variable.shape:
@@ -93,6 +102,7 @@ def _assign_cpu(variable, value):
 
 
 assign_p = defprim("assign", infer=_assign_infer, cpu=_assign_cpu, bprop=_UPDATE, effect=True,
+                   shard=_update_shard((0,), ()),
                    cost=lambda variable, value: Cost(0, variable.nbytes + value.nbytes))
 
 
@@ -126,7 +136,8 @@ def _apply_momentum_cpu(variable, accumulation, learning_rate, gradient, momentu
     return variable
 
 
-apply_momentum_p = defprim("apply_momentum", infer=_apply_momentum_infer, cpu=_apply_momentum_cpu, bprop=_UPDATE, effect=True,
+apply_momentum_p = defprim("apply_momentum", infer=_apply_momentum_infer, cpu=_apply_momentum_cpu, bprop=_UPDATE,
+                           effect=True, shard=_update_shard((0, 1), (3,)),
                            cost=_update_cost(4, 2))
 
 
@@ -168,7 +179,8 @@ def _sgd_cpu(parameters, gradient, learning_rate, accum, momentum, stat, dampeni
     return parameters
 
 
-sgd_p = defprim("sgd", infer=_sgd_infer, cpu=_sgd_cpu, bprop=_UPDATE, effect=True, cost=_update_cost(6, 3))
+sgd_p = defprim("sgd", infer=_sgd_infer, cpu=_sgd_cpu, bprop=_UPDATE, effect=True, cost=_update_cost(6, 3),
+                shard=_update_shard((0, 3, 5), (1,)))
 
 
 def sgd(parameters, gradient, learning_rate, accum, momentum, stat, dampening=0.0, weight_decay=0.0,
@@ -217,7 +229,8 @@ def _adam_cpu(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, gr
     return var, m, v
 
 
-adam_p = defprim("adam", infer=_adam_infer, cpu=_adam_cpu, bprop=_UPDATE, effect=True, cost=_update_cost(12, 3), outputs=3)
+adam_p = defprim("adam", infer=_adam_infer, cpu=_adam_cpu, bprop=_UPDATE, effect=True, cost=_update_cost(12, 3),
+                 outputs=3, shard=_update_shard((0, 1, 2), (9,), 3))
 
 
 def adam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, gradient, use_locking=False,
@@ -260,7 +273,7 @@ def _adam_wd_cpu(var, m, v, lr, beta1, beta2, epsilon, decay, gradient, use_lock
 
 
 adam_weight_decay_p = defprim("adam_weight_decay", infer=_adam_wd_infer, cpu=_adam_wd_cpu, bprop=_UPDATE, effect=True,
-                              cost=_update_cost(12, 3), outputs=3)
+                              cost=_update_cost(12, 3), outputs=3, shard=_update_shard((0, 1, 2), (8,), 3))
 
 
 def adam_weight_decay(var, m, v, lr, beta1, beta2, epsilon, decay, gradient, use_locking=False):

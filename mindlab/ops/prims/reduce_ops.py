@@ -12,6 +12,7 @@ from ... import dtype as mdt
 from ...errors import DTypeError, ShapeError
 from ..abstract import AbstractTensor, norm_axes, norm_axis
 from ..registry import defprim, Cost, not_differentiable
+from ..shard import ShardSpec, reduction_rule, reduction_spec, keep_rule
 from ..dispatch import bind
 from .._api import Primitive, as_tensor, static_axis
 
@@ -83,7 +84,7 @@ def _sum_cpu(x, axis, keep_dims):
 
 
 sum_p = defprim(
-    "sum", infer=_sum_infer, cpu=_sum_cpu, cost=reduce_cost,
+    "sum", infer=_sum_infer, cpu=_sum_cpu, cost=reduce_cost, shard=reduction_rule("sum"),
     bprop=lambda inputs, out, dout, axis, keep_dims: (_bcast_back(dout, inputs[0].shape, axis, keep_dims),))
 
 
@@ -151,7 +152,8 @@ def _mean_bprop(inputs, out, dout, axis, keep_dims):
     return (mul(_bcast_back(dout, x.shape, axis, keep_dims), 1.0 / builtins.max(n, 1)),)
 
 
-mean_p = defprim("mean", infer=_mean_infer, cpu=_mean_cpu, cost=reduce_cost, bprop=_mean_bprop)
+mean_p = defprim("mean", infer=_mean_infer, cpu=_mean_cpu, cost=reduce_cost, bprop=_mean_bprop,
+                 shard=reduction_rule("mean"))   # equal pieces: the mean of the pieces' means
 
 
 def mean(x, axis=None, keep_dims=False, *, keepdims=None):
@@ -192,8 +194,19 @@ def _extremum_mask_cpu(x, out, axis, keep_dims):
     return np.divide(hit, count, dtype=dt)
 
 
+def _extremum_mask_shard(x, out, axis, keep_dims):
+    """Ties are counted over the whole reduced group, so reduced dims stay whole; kept dims split alike in x, the
+    reduced values and the mask."""
+    axes = norm_axes(axis, x.ndim)
+    dims = tuple(None if i in axes else f"d{i}" for i in range(x.ndim))
+    kept = tuple(None if i in axes else f"d{i}" for i in range(x.ndim) if keep_dims or i not in axes)
+    why = {(0, i): "the ties of a max/min are counted over the whole reduced axis" for i in axes}
+    return ShardSpec((dims, kept), (dims,), why=why)
+
+
 extremum_mask_p = defprim(
-    "extremum_mask", infer=_extremum_mask_infer, cpu=_extremum_mask_cpu, cost=lambda x, out, **a: Cost(
+    "extremum_mask", shard=_extremum_mask_shard, infer=_extremum_mask_infer, cpu=_extremum_mask_cpu,
+    cost=lambda x, out, **a: Cost(
         2 * x.size, x.nbytes * 2 + out.nbytes),
     bprop=not_differentiable("a piecewise-constant selection mask (its derivative is zero almost everywhere)"),
     doc="Where x equals its reduced max/min, 1/(number of ties) there and 0 elsewhere: the max/min gradient.")
@@ -226,8 +239,10 @@ def _nonempty_reduce_infer(x, axis, keep_dims):
     return out
 
 
-max_p = defprim("max", infer=_nonempty_reduce_infer, cpu=_max_cpu, cost=reduce_cost, bprop=_extremum_bprop)
-min_p = defprim("min", infer=_nonempty_reduce_infer, cpu=_min_cpu, cost=reduce_cost, bprop=_extremum_bprop)
+max_p = defprim("max", infer=_nonempty_reduce_infer, cpu=_max_cpu, cost=reduce_cost, bprop=_extremum_bprop,
+                shard=reduction_rule("max"))
+min_p = defprim("min", infer=_nonempty_reduce_infer, cpu=_min_cpu, cost=reduce_cost, bprop=_extremum_bprop,
+                shard=reduction_rule("min"))
 
 
 def amax(input, axis=None, keepdims=False, *, keep_dims=None):
@@ -324,6 +339,7 @@ def _prod_except_self_bprop(inputs, out, dout, axis):
 prod_except_self_p = defprim(
     "prod_except_self", infer=_prod_except_self_infer, cpu=_prod_except_self_cpu,
     cost=lambda x, axis: Cost(3 * x.size, 3 * x.nbytes), bprop=_prod_except_self_bprop,
+    shard=keep_rule(lambda x, axis: norm_axes(axis, x.ndim), "each element needs every other element of its group"),
     doc="For each element, the product of the other elements over the reduced axes: the gradient of prod.")
 
 
@@ -340,6 +356,7 @@ def _prod_bprop(inputs, out, dout, axis, keep_dims):
 
 
 prod_p = defprim("prod", infer=_same_dtype_reduce_infer, cost=reduce_cost, bprop=_prod_bprop,
+                 shard=reduction_rule("prod"),
                  cpu=lambda x, axis, keep_dims: np.multiply.reduce(x, axis=_axes(axis, x.ndim), keepdims=keep_dims))
 
 
@@ -390,10 +407,16 @@ def _arg_cpu(fn):
     return kernel
 
 
+def _arg_shard(x, axis, keep_dims, output_type):
+    # axis=None: over the flattened input, keep_dims ignored
+    return reduction_spec(x, axis, keep_dims and axis is not None, None,
+                          "an index over a split axis would need every piece's values and offsets")
+
+
 argmax_p = defprim("argmax", infer=_arg_infer, cpu=_arg_cpu(np.argmax), cost=reduce_cost,
-                   bprop=not_differentiable("argmax returns integer indices"))
+                   bprop=not_differentiable("argmax returns integer indices"), shard=_arg_shard)
 argmin_p = defprim("argmin", infer=_arg_infer, cpu=_arg_cpu(np.argmin), cost=reduce_cost,
-                   bprop=not_differentiable("argmin returns integer indices"))
+                   bprop=not_differentiable("argmin returns integer indices"), shard=_arg_shard)
 
 
 def _arg_axis(dim, axis):
@@ -459,10 +482,10 @@ def _bool_reduce_infer(x, axis, keep_dims):
     return AbstractTensor(reduce_infer(x, axis, keep_dims)[0].shape, mdt.bool_)
 
 
-all_p = defprim("all", infer=_bool_reduce_infer, cost=reduce_cost,
+all_p = defprim("all", infer=_bool_reduce_infer, cost=reduce_cost, shard=reduction_rule("min"),   # min: "and"
                 cpu=lambda x, axis, keep_dims: np.logical_and.reduce(x, axis=_axes(axis, x.ndim), keepdims=keep_dims),
                 bprop=not_differentiable("all returns a bool"))
-any_p = defprim("any", infer=_bool_reduce_infer, cost=reduce_cost,
+any_p = defprim("any", infer=_bool_reduce_infer, cost=reduce_cost, shard=reduction_rule("max"),   # max: "or"
                 cpu=lambda x, axis, keep_dims: np.logical_or.reduce(x, axis=_axes(axis, x.ndim), keepdims=keep_dims),
                 bprop=not_differentiable("any returns a bool"))
 

@@ -331,6 +331,12 @@ def _write_json(path, obj):
         pass
 
 
+def _contiguous(x):
+    """``x`` as a C-contiguous array of its own shape (``np.ascontiguousarray`` turns 0-d arrays into 1-d ones)."""
+    x = np.asarray(x)
+    return np.ascontiguousarray(x).reshape(x.shape)
+
+
 class MPICommunicator(Communicator):
     """An MPI communicator (a group of world ranks) with deadline-bounded collectives on numpy arrays."""
 
@@ -446,7 +452,7 @@ class MPICommunicator(Communicator):
 
     def all_reduce(self, x, op="sum"):
         check_reduce_op(op, "all_reduce")
-        x = np.ascontiguousarray(x)
+        x = _contiguous(x)
         if op == "mean" and x.dtype == np.bool_:
             x = x.astype(np.float64)          # the fraction of ranks holding True
         out = self._scratch(x.shape, x.dtype)
@@ -513,7 +519,7 @@ class MPICommunicator(Communicator):
         if mine:
             if x is None:
                 raise ValueError("broadcast: the root rank must pass an array")
-            x = np.ascontiguousarray(x)
+            x = _contiguous(x)
         h = self._header(x if mine else None)
         seq = self._start("broadcast")
         self._wait(lambda: [self._comm.Ibcast(h, root=root)], "broadcast", seq)
@@ -529,7 +535,7 @@ class MPICommunicator(Communicator):
     def send(self, x, dest, tag=0):
         if not 0 <= dest < self.size:
             raise ValueError(f"send: dest {dest} is not a rank of a group of {self.size}")
-        x = np.ascontiguousarray(x)
+        x = _contiguous(x)
         seq = self._start("send")
         self._wait(lambda: [self._comm.Isend(self._header(x), dest, tag=2 * tag),
                     self._comm.Isend(x, dest, tag=2 * tag + 1)], "send", seq)
