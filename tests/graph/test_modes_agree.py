@@ -6,6 +6,8 @@ import pytest
 import mindlab as ms
 from mindlab import nn, ops, Tensor
 
+from ..parallel.nets import LeNet5   # (the same network the SPMD tests use)
+
 
 class MLP(nn.Cell):
     def __init__(self):
@@ -16,25 +18,6 @@ class MLP(nn.Cell):
 
     def construct(self, x):
         return self.fc2(self.relu(self.fc1(x)))
-
-
-class LeNet5(nn.Cell):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5, pad_mode="valid")
-        self.conv2 = nn.Conv2d(6, 16, 5, pad_mode="valid")
-        self.pool = nn.MaxPool2d(2, 2)
-        self.relu = nn.ReLU()
-        self.flatten = nn.Flatten()
-        self.fc1 = nn.Dense(16 * 5 * 5, 120)
-        self.fc2 = nn.Dense(120, 84)
-        self.fc3 = nn.Dense(84, 10)
-
-    def construct(self, x):
-        x = self.pool(self.relu(self.conv1(x)))
-        x = self.pool(self.relu(self.conv2(x)))
-        x = self.flatten(x)
-        return self.fc3(self.relu(self.fc2(self.relu(self.fc1(x)))))
 
 
 class BNNet(nn.Cell):
