@@ -21,6 +21,14 @@ from .train import Model, save_checkpoint, load_checkpoint, load_param_into_net
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython):
+    """``%load_ext mindlab``: the ``%mindlab`` line magic and ``%%graph`` / ``%%pynative`` cell magics
+    (``mindlab.jupyter.magics``)."""
+    from .jupyter import load_ipython_extension as load
+    load(ipython)
+
+
 __all__ = ["Tensor", "Parameter", "ParameterTuple", "context", "set_context", "get_context", "GRAPH_MODE",
            "PYNATIVE_MODE", "ops", "nn", "jit", "errors", "grad", "value_and_grad", "GradOperation", "set_seed", "get_seed",
            "dtype", "dataset", "amp", "train", "Model", "save_checkpoint", "load_checkpoint",

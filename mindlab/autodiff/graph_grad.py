@@ -321,5 +321,7 @@ def run_graph_grad(gf, args, positions, sens):
         name = getattr(gf.fn, "__name__", type(gf.fn).__name__)
         entry = Compiled(f"{name}_grad", build)
         gf.graph_cache[key] = entry
+        from ..jupyter import events
+        events.publish("grad", compiled=entry, function=gf)
     value, pg, wg = entry.run(all_args, {})
     return value, list(pg), list(wg)

@@ -8,6 +8,7 @@ import numpy as np
 from .. import context as _context
 from ..tensor import Tensor, Parameter, _wrap
 from .parser import Compiler, flatten
+from ..jupyter import events as _events
 
 
 def signature(args, kwargs):
@@ -40,6 +41,7 @@ class Compiled:
         self.optimized, self.pass_log = optimize(self.graph)
         self.program = Program(self.optimized)
         self.weights = [p.default for p in self.optimized.params]
+        _events.publish("compile", compiled=self)     # for notebook tools (mindlab.jupyter); free when unheard
 
     def views(self):
         """GraphViews (text / DOT / SVG / graph JSON, and a Jupyter mimebundle) of the parsed and optimized graphs."""
