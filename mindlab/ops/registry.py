@@ -67,13 +67,14 @@ class Primitive:
     """One op and its rules. ``outputs`` > 1 for ops returning a tuple of that many tensors; None for ops whose
     number of outputs depends on their attributes (``split``): infer then returns a tuple of any length."""
     __slots__ = ("name", "infer", "impl", "bprop", "cost", "outputs", "doc", "effect", "random", "fuse", "shard",
-                 "__weakref__")
+                 "fused_expr", "__weakref__")
 
     def __init__(self, name, infer, impl, bprop, cost, outputs=1, doc="", effect=False, random=False, fuse=None,
                  shard=None):
         self.name, self.infer, self.impl, self.bprop, self.cost = name, infer, impl, bprop, cost
         self.outputs, self.doc, self.effect, self.random, self.fuse = outputs, doc, effect, random, fuse
         self.shard = shard
+        self.fused_expr = None   # set on the generated primitives of fused groups (passes/fusion.py)
 
     @property
     def differentiable(self):

@@ -19,8 +19,8 @@ Two rules keep the rewrite correct:
   a parameter still happens on the same side of the update that writes it.
 
 Groups smaller than ``OPTIONS.min_nodes`` nodes or ``OPTIONS.min_elements`` output elements stay as they are
-(numpy's own ufuncs are one pass each already; tiny tensors are not worth a compiled kernel). Fusion runs on CPU
-only; ``MINDLAB_FUSION=0`` or ``OPTIONS.enabled = False`` turns it off (``MINDLAB_FUSION_MIN_ELEMENTS=0`` fuses
+(numpy's own ufuncs are one pass each already; tiny tensors are not worth a compiled kernel). Fusion runs on the
+devices with a kernel builder in ``BUILDERS`` (CPU's is ``kernels/cpu/fused.py``); ``MINDLAB_FUSION=0`` or ``OPTIONS.enabled = False`` turns it off (``MINDLAB_FUSION_MIN_ELEMENTS=0`` fuses
 every group, e.g. to run the whole test suite through fused kernels).
 """
 import heapq
@@ -36,7 +36,17 @@ from ..ops.registry import Primitive, Cost, not_differentiable
 from ..kernels.cpu import fused as _fused
 from .dce import effect_roots
 
-__all__ = ["fuse_elementwise", "FusionOptions", "OPTIONS", "fusion_options", "fused_nodes"]
+__all__ = ["fuse_elementwise", "FusionOptions", "OPTIONS", "fusion_options", "fused_nodes", "BUILDERS",
+           "register_builder"]
+
+# device name -> compile_expr(expr: FusedExpr, shape, row_size, work_per_element) -> kernel on that device's arrays.
+# A device backend adds its code generator with register_builder; devices without one are not fused.
+BUILDERS = {"CPU": _fused.compile_expr}
+
+
+def register_builder(device, compile_expr):
+    """Make ``fuse_elementwise`` fuse on ``device``, generating each group's kernel with ``compile_expr``."""
+    BUILDERS[device] = compile_expr
 
 _SUPPORTED = frozenset(_fused.SUPPORTED_DTYPES)
 _MAX_LABEL_OPS = 8
@@ -75,7 +85,7 @@ class fusion_options:
 def fused_nodes(graph):
     """The fused nodes of ``graph`` and its subgraphs (Apply nodes whose op came from this pass)."""
     return [n for g in graph.all_graphs() for n in g.nodes
-            if isinstance(n.op, Primitive) and getattr(n.op.impl.get("CPU"), "__class__", None) is _fused.FusedCall]
+            if isinstance(n.op, Primitive) and getattr(n.op, "fused_expr", None) is not None]
 
 
 # ---------------------------------------------------------------- which nodes may join a group
@@ -296,7 +306,8 @@ def _build(members, uses_outside, shape, row):
     for m in outputs:
         expr.add_output(arg_of[id(m)])
     flops = sum(m.op.cost(*[i.abstract for i in m.inputs], **m.attrs).flops for m in members)
-    call = _fused.compile_expr(expr, shape, row or 1, flops / max(_size(shape), 1))
+    device = _context.get_context("device_target")
+    call = BUILDERS[device](expr, shape, row or 1, flops / max(_size(shape), 1))
     out_abs = tuple(m.abstract for m in outputs)
     in_abs = [i.abstract for i in ext_nodes]
     nbytes = sum(a.nbytes for a in in_abs) + sum(a.nbytes for a in out_abs)
@@ -308,16 +319,17 @@ def _build(members, uses_outside, shape, row):
         # flops: the members' together; bytes: what the fused kernel moves (inputs read once, outputs written once)
         return Cost(flops, nbytes)
 
-    prim = Primitive(_label(members), infer, {"CPU": call},
+    prim = Primitive(_label(members), infer, {device: call},
                      not_differentiable("fused after differentiation: the fusion pass runs after autodiff"),
-                     cost, outputs=len(out_abs), doc=call.source)
+                     cost, outputs=len(out_abs), doc=getattr(call, "source", ""))
+    prim.fused_expr = expr
     return prim, ext_nodes, outputs
 
 
 # ---------------------------------------------------------------- the pass
 def fuse_elementwise(graph):
     """Fuse elementwise groups in ``graph`` and every subgraph (in place); returns ``graph``."""
-    if not OPTIONS.enabled or _context.get_context("device_target") != "CPU":
+    if not OPTIONS.enabled or _context.get_context("device_target") not in BUILDERS:
         return graph
     graphs = graph.all_graphs()
     used_by = {}          # id(node) -> ids of the nodes using it (any graph), or "out" for a graph output
