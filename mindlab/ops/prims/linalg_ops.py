@@ -8,6 +8,7 @@ from ..shard import ShardSpec
 from ..dispatch import bind
 from .._api import Primitive, as_tensor
 from .reduce_ops import sum_to
+from ...kernels.cpu import blas as _blas
 
 __all__ = ["matmul", "batch_matmul"]
 __operations__ = ["MatMul", "BatchMatMul"]
@@ -35,7 +36,7 @@ def _matmul_infer(x, y, transpose_a, transpose_b):
 
 
 def _matmul_cpu(x, y, transpose_a, transpose_b):
-    return np.matmul(x.T if transpose_a else x, y.T if transpose_b else y)
+    return _blas.matmul(x.T if transpose_a else x, y.T if transpose_b else y)
 
 
 def _matmul_cost(x, y, transpose_a, transpose_b):
@@ -87,7 +88,7 @@ def _t(a):
 
 
 def _batch_matmul_cpu(x, y, transpose_a, transpose_b):
-    return np.matmul(_t(x) if transpose_a else x, _t(y) if transpose_b else y)
+    return _blas.matmul(_t(x) if transpose_a else x, _t(y) if transpose_b else y)
 
 
 def _batch_matmul_cost(x, y, transpose_a, transpose_b):

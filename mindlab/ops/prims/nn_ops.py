@@ -25,7 +25,7 @@ from .._api import Primitive, as_tensor
 from .math_ops import add, sub, mul, div, neg, exp
 from .reduce_ops import sum as _sum, sum_to
 from .array_ops import reshape, zeros_like, ones_like
-from ...kernels.cpu import conv as _kconv, pool as _kpool, softmax as _ksm, norm as _knorm
+from ...kernels.cpu import conv as _kconv, pool as _kpool, softmax as _ksm, norm as _knorm, blas as _blas
 
 __all__ = ["conv2d", "max_pool2d", "avg_pool2d", "softmax", "log_softmax", "sparse_softmax_cross_entropy",
            "dropout", "layer_norm", "batch_norm"]
@@ -190,9 +190,9 @@ def _conv_cpu(x, w, stride, pad, dilation, groups):
     ow = _out_size(x.shape[3], kw, stride[1], pad[2], pad[3], dilation[1])
     cols = _im2col(x, (kh, kw), stride, pad, dilation, (oh, ow))                  # (N, C*kh*kw, L)
     if groups == 1:
-        out = np.matmul(w.reshape(co, -1), cols)                                 # (N, C_out, L)
+        out = _blas.matmul(w.reshape(co, -1), cols)                                 # (N, C_out, L)
     else:
-        out = np.matmul(w.reshape(groups, co // groups, -1), cols.reshape(n, groups, cig * kh * kw, -1))
+        out = _blas.matmul(w.reshape(groups, co // groups, -1), cols.reshape(n, groups, cig * kh * kw, -1))
     return out.reshape(n, co, oh, ow)
 
 
@@ -230,10 +230,10 @@ def _bpi_cpu(dout, w, input_size, stride, pad, dilation, groups):
     co, cig, kh, kw = w.shape
     oh, ow = dout.shape[2:]
     if groups == 1:
-        dcols = np.matmul(w.reshape(co, -1).T, dout.reshape(n, co, -1))             # (N, C*kh*kw, L)
+        dcols = _blas.matmul(w.reshape(co, -1).T, dout.reshape(n, co, -1))             # (N, C*kh*kw, L)
     else:
         wg = w.reshape(groups, co // groups, -1).transpose(0, 2, 1)                  # (G, Cg*kh*kw, Co_g)
-        dcols = np.matmul(wg, dout.reshape(n, groups, co // groups, -1)).reshape(n, c * kh * kw, -1)
+        dcols = _blas.matmul(wg, dout.reshape(n, groups, co // groups, -1)).reshape(n, c * kh * kw, -1)
     return _kconv.col2im(np.ascontiguousarray(dcols), c, h, wd, kh, kw, stride[0], stride[1], pad[0], pad[2],
                          dilation[0], dilation[1], oh, ow)
 
@@ -266,10 +266,10 @@ def _bpf_cpu(dout, x, filter_size, stride, pad, dilation, groups):
     co, cig, kh, kw = filter_size
     cols = _im2col(x, (kh, kw), stride, pad, dilation, dout.shape[2:])               # (N, C*kh*kw, L)
     if groups == 1:
-        dw = np.matmul(dout.reshape(n, co, -1), cols.transpose(0, 2, 1)).sum(0)
+        dw = _blas.matmul(dout.reshape(n, co, -1), cols.transpose(0, 2, 1)).sum(0)
     else:
         cols = cols.reshape(n, groups, cig * kh * kw, -1).transpose(0, 1, 3, 2)
-        dw = np.matmul(dout.reshape(n, groups, co // groups, -1), cols).sum(0)
+        dw = _blas.matmul(dout.reshape(n, groups, co // groups, -1), cols).sum(0)
     return dw.reshape(filter_size)
 
 

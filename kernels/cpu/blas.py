@@ -1,0 +1,58 @@
+"""GEMM through numpy's BLAS, with the BLAS thread count chosen by problem size.
+
+OpenBLAS starts its worker threads for any GEMM above a tiny size and busy-waits them between calls. For the small
+GEMMs of a training step (a LeNet-5 layer, a bias-sized matmul) the threads cost more than they give, and when
+another process keeps a core busy they are catastrophic: measured here with one other busy process on 2 cores, a
+LeNet-5 train step (batch 32) took 62 ms with OpenBLAS's 2 threads against 12 ms with 1 (4.4 ms per small GEMM
+instead of ~0.1 ms). So a GEMM whose per-matrix work is below ``SMALL_FLOPS`` runs with one BLAS thread and a
+larger one with all of them (the count BLAS started with, which ``OPENBLAS_NUM_THREADS`` etc. still set). The
+count is changed only when it differs from the current one (a few µs through threadpoolctl), so a run of small
+GEMMs pays nothing. ``MINDLAB_BLAS_SMALL_FLOPS=0`` turns the policy off.
+"""
+import os
+
+import numpy as np
+
+__all__ = ["matmul", "SMALL_FLOPS", "blas_threads"]
+
+SMALL_FLOPS = int(os.environ.get("MINDLAB_BLAS_SMALL_FLOPS", 1 << 25))   # 33.5 MFLOP per matrix product
+
+_state = {"libs": None, "max": 1, "current": None}
+
+
+def _libs():
+    if _state["libs"] is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+        except Exception:   # no threadpoolctl, or a BLAS it cannot drive: leave the threads alone
+            libs = []
+        _state["libs"] = libs
+        _state["max"] = max([c.num_threads for c in libs] or [1])
+        _state["current"] = _state["max"]
+    return _state["libs"]
+
+
+def blas_threads(n):
+    """Set the BLAS thread count to ``n`` (clipped to [1, the count BLAS started with]); returns the previous one."""
+    libs = _libs()
+    prev = _state["current"]
+    n = max(1, min(int(n), _state["max"]))
+    if n != prev:
+        for c in libs:
+            c.set_num_threads(n)
+        _state["current"] = n
+    return prev
+
+
+def matmul(a, b):
+    """``np.matmul(a, b)`` with the BLAS threads chosen by the per-matrix flops (see the module docstring)."""
+    if SMALL_FLOPS > 0 and a.ndim >= 2 and b.ndim >= 2:
+        flops = 2 * a.shape[-2] * a.shape[-1] * b.shape[-1]
+        want = 1 if flops < SMALL_FLOPS else _state["max"]
+        if want != _state["current"]:
+            blas_threads(want)
+    return np.matmul(a, b)
+
+
+_libs()
