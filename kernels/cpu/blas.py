@@ -5,19 +5,19 @@ GEMMs of a training step (a LeNet-5 layer, a bias-sized matmul) the threads cost
 another process keeps a core busy they are catastrophic: measured here with one other busy process on 2 cores, a
 LeNet-5 train step (batch 32) took 62 ms with OpenBLAS's 2 threads against 12 ms with 1 (4.4 ms per small GEMM
 instead of ~0.1 ms). So a GEMM whose per-matrix work is below ``SMALL_FLOPS`` runs with one BLAS thread and a
-larger one with all of them (the count BLAS started with, which ``OPENBLAS_NUM_THREADS`` etc. still set). The
-count is changed only when it differs from the current one (a few µs through threadpoolctl), so a run of small
-GEMMs pays nothing. ``MINDLAB_BLAS_SMALL_FLOPS=0`` turns the policy off.
+larger one with the count BLAS had before (what ``OPENBLAS_NUM_THREADS``, ``threadpool_limits`` or the default
+set). The count is changed only when the regime changes (a few µs through threadpoolctl), so a run of small GEMMs
+pays nothing. ``MINDLAB_BLAS_SMALL_FLOPS=0`` turns the policy off.
 """
 import os
 
 import numpy as np
 
-__all__ = ["matmul", "SMALL_FLOPS", "blas_threads"]
+__all__ = ["matmul", "SMALL_FLOPS"]
 
 SMALL_FLOPS = int(os.environ.get("MINDLAB_BLAS_SMALL_FLOPS", 1 << 25))   # 33.5 MFLOP per matrix product
 
-_state = {"libs": None, "max": 1, "current": None}
+_state = {"libs": None, "saved": None}   # saved: the thread counts to restore after a run of small GEMMs
 
 
 def _libs():
@@ -28,31 +28,27 @@ def _libs():
         except Exception:   # no threadpoolctl, or a BLAS it cannot drive: leave the threads alone
             libs = []
         _state["libs"] = libs
-        _state["max"] = max([c.num_threads for c in libs] or [1])
-        _state["current"] = _state["max"]
     return _state["libs"]
 
 
-def blas_threads(n):
-    """Set the BLAS thread count to ``n`` (clipped to [1, the count BLAS started with]); returns the previous one."""
+def _single():
+    """One BLAS thread from now on, remembering the counts to restore (whatever the user or a limit set)."""
     libs = _libs()
-    prev = _state["current"]
-    n = max(1, min(int(n), _state["max"]))
-    if n != prev:
-        for c in libs:
-            c.set_num_threads(n)
-        _state["current"] = n
-    return prev
+    _state["saved"] = [c.get_num_threads() for c in libs]
+    for c in libs:
+        c.set_num_threads(1)
+
+
+def _restore():
+    for c, n in zip(_libs(), _state["saved"]):
+        c.set_num_threads(n)
+    _state["saved"] = None
 
 
 def matmul(a, b):
     """``np.matmul(a, b)`` with the BLAS threads chosen by the per-matrix flops (see the module docstring)."""
     if SMALL_FLOPS > 0 and a.ndim >= 2 and b.ndim >= 2:
-        flops = 2 * a.shape[-2] * a.shape[-1] * b.shape[-1]
-        want = 1 if flops < SMALL_FLOPS else _state["max"]
-        if want != _state["current"]:
-            blas_threads(want)
+        small = 2 * a.shape[-2] * a.shape[-1] * b.shape[-1] < SMALL_FLOPS
+        if small is (_state["saved"] is None):   # a change of regime: only then touch the thread pools
+            _single() if small else _restore()
     return np.matmul(a, b)
-
-
-_libs()
