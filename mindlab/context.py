@@ -48,6 +48,9 @@ def set_context(**kwargs):
                        else "its backend is not installed in this build")
                 raise RuntimeError(f"set_context: device_target={value!r} cannot be used here: {why}. "
                                    f"Use device_target='CPU'.")
+            if value == "Ascend":   # the simulated AI core: install its kernels on first use
+                from .kernels.ascend import enable as _enable_ascend
+                _enable_ascend()
         elif key == "device_id":
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"set_context: device_id must be a non-negative int, got {value!r}")

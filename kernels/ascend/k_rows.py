@@ -1,0 +1,254 @@
+"""Row-wise Vector kernels: reductions over the last axis, softmax, log-softmax, layer norm and their gradients.
+
+The host reshapes the operand to (rows, cols) (moving reduced axes last with a transpose gather when they are not
+already), and ``row_tiling`` gives each block whole rows and each tile as many rows as fit the UB. Each tile is
+one CopyIn (DataCopyPad: rows land at a 32-byte aligned pitch, the pad filled with the reduction's identity so a
+reduction over the padded row is exact) -> Compute (ReduceMax/ReduceSum over rows, RowOp to broadcast a per-row
+value back, Exp/Ln/Rsqrt) -> CopyOut pipeline with double-buffered queues; per-row results (max, mean, rstd...)
+stay in UB (TBuf scratch) between the instructions.
+"""
+import numpy as np
+
+from .api import (TPipe, TQue, TBuf, TPosition, DataCopyPad, DataCopyExtParams, ReduceSum, ReduceMax, ReduceMin,
+                  RowOp, ColOp, Exp, Ln, Muls, Adds, Add, Sub, Mul, Rsqrt, VecApply, align_up)
+from .sim import GlobalTensor, GetBlockIdx, launch
+from .device import current_profile
+from .tiling import row_tiling
+
+__all__ = ["reduce_rows", "softmax_rows", "log_softmax_rows", "softmax_grad_rows", "log_softmax_grad_rows",
+           "layer_norm_rows", "layer_norm_grad_rows"]
+
+_IDENTITY = {"sum": 0, "mean": 0, "max": -np.inf, "min": np.inf, "prod": 1, "all": 1, "any": 0,
+             "argmax": -np.inf, "argmin": np.inf}
+
+
+def _pad_value(op, dtype):
+    v = _IDENTITY.get(op, 0)
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iub":
+        if v == -np.inf:
+            return np.iinfo(dtype).min if dtype.kind != "b" else 0
+        if v == np.inf:
+            return np.iinfo(dtype).max if dtype.kind != "b" else 1
+    return v
+
+
+def _rows_kernel(ins, outs, rows, cols, t, compute, pads, row_ins, row_outs, scratch, per_row_ins=()):
+    """Generic row pipeline: ``ins`` (rows x cols, or per-row (rows,) where ``per_row_ins`` flags them) stream
+    through VECIN queues, ``row_ins`` (length cols, e.g. gamma) sit in TBufs, ``outs`` are (rows x cols) or
+    per-row (rows,) arrays (``row_outs`` flags)."""
+    per_row_ins = per_row_ins or [False] * len(ins)
+    b = GetBlockIdx()
+    r0, r1 = b * t.rows_per_block, min(rows, (b + 1) * t.rows_per_block)
+    pipe = TPipe()
+    pitch = t.cols_pad
+    qin, qout, vecs = [], [], []
+    for k, (g, pr) in enumerate(zip(ins, per_row_ins)):
+        q = TQue(TPosition.VECIN, 2, name=f"inQueue{k}")
+        pipe.InitBuffer(q, 2, align_up(t.rows_per_tile * (1 if pr else pitch) * g.dtype.itemsize))
+        qin.append(q)
+    for k, g in enumerate(row_ins):
+        tb = TBuf(name=f"vecBuf{k}")
+        pipe.InitBuffer(tb, align_up(pitch * g.dtype.itemsize))
+        v = tb.Get(g.dtype, pitch)
+        DataCopyPad(v, g, DataCopyExtParams(1, cols * g.dtype.itemsize, 0, 0))
+        vecs.append(v)
+    for k, (g, per_row) in enumerate(zip(outs, row_outs)):
+        q = TQue(TPosition.VECOUT, 2, name=f"outQueue{k}")
+        n = t.rows_per_tile if per_row else t.rows_per_tile * pitch
+        pipe.InitBuffer(q, 2, align_up(n * g.dtype.itemsize))
+        qout.append(q)
+    tmps = []
+    for k in range(scratch):
+        tb = TBuf(name=f"calcBuf{k}")
+        pipe.InitBuffer(tb, align_up(t.rows_per_tile * pitch * 4))
+        tmps.append(tb)
+    for lo in range(r0, r1, t.rows_per_tile):
+        nr = min(t.rows_per_tile, r1 - lo)
+        for q, g, pad, pr in zip(qin, ins, pads, per_row_ins):
+            x = q.AllocTensor(g.dtype)
+            if pr:
+                DataCopyPad(x, g[lo:], DataCopyExtParams(1, nr * g.dtype.itemsize, 0, 0), pad)
+            else:
+                DataCopyPad(x, g[lo * cols:], DataCopyExtParams(nr, cols * g.dtype.itemsize, 0, 0), pad)
+            q.EnQue(x)
+        xs = [q.DeQue() for q in qin]
+        ys = [q.AllocTensor(g.dtype) for q, g in zip(qout, outs)]
+        compute(xs, ys, vecs, tmps, nr, pitch, cols)
+        for q, y in zip(qout, ys):
+            q.EnQue(y)
+        for q, x in zip(qin, xs):
+            q.FreeTensor(x)
+        for q, g, per_row in zip(qout, outs, row_outs):
+            y = q.DeQue()
+            if per_row:
+                DataCopyPad(g[lo:], y, DataCopyExtParams(1, nr * g.dtype.itemsize, 0, 0))
+            else:
+                DataCopyPad(g[lo * cols:], y, DataCopyExtParams(nr, cols * g.dtype.itemsize, 0, 0))
+            q.FreeTensor(y)
+
+
+def _launch(name, ins, out_specs, rows, cols, compute, pads, row_ins=(), scratch=0, per_row_ins=()):
+    prof = current_profile()
+    outs = [np.empty((rows,) if per_row else (rows, cols), dt) for dt, per_row in out_specs]
+    if rows == 0 or cols == 0:
+        return outs
+    itemsize = max(np.dtype(a.dtype).itemsize for a in ins)
+    n_full = len(ins) - sum(1 for p in per_row_ins if p)
+    t = row_tiling(rows, cols, itemsize, prof, n_full + sum(1 for _, r in out_specs if not r) + scratch)
+    launch(_rows_kernel, t.block_dim, [GlobalTensor(np.ascontiguousarray(a)) for a in ins],
+           [GlobalTensor(o) for o in outs], rows, cols, t, compute, pads,
+           [GlobalTensor(np.ascontiguousarray(v)) for v in row_ins], [r for _, r in out_specs], scratch,
+           list(per_row_ins), name=name, profile=prof)
+    return outs
+
+
+def reduce_rows(x2, op, out_dtype=None):
+    """(rows, cols) -> (rows,): sum / mean / max / min / prod / all / any of each row."""
+    rows, cols = x2.shape
+    out_dtype = np.dtype(out_dtype or x2.dtype)
+    fns = {"sum": np.sum, "mean": np.sum, "max": np.max, "min": np.min, "prod": np.prod, "all": np.all,
+           "any": np.any, "argmax": np.argmax, "argmin": np.argmin}
+    intr = {"sum": ReduceSum, "mean": ReduceSum, "max": ReduceMax, "min": ReduceMin}
+
+    def compute(xs, ys, vecs, tmps, nr, pitch, cols_):
+        if op in intr and x2.dtype == out_dtype:
+            intr[op](ys[0], xs[0], nr, pitch)
+            if op == "mean":
+                Muls(ys[0], ys[0], 1.0 / cols_, nr)
+        else:   # prod / all / any / mixed dtypes: a log2(cols)-step tree of vector ops
+            VecApply(f"Reduce{op.title()}", ys, xs, nr * pitch,
+                     lambda d: fns[op](d[:nr * pitch].reshape(nr, pitch), axis=1).astype(out_dtype),
+                     max(1, int(np.ceil(np.log2(max(pitch, 2))))), views=[lambda d: d], sizes=(nr, nr * pitch))
+    return _launch(f"Reduce{op.title()}", [x2], [(out_dtype, True)], rows, cols, compute,
+                   [_pad_value(op, x2.dtype)])[0]
+
+
+def _softmax_compute(log):
+    def compute(xs, ys, vecs, tmps, nr, pitch, cols):
+        x, y = xs[0], ys[0]
+        m = tmps[0].Get(x.dtype, nr)
+        s = tmps[1].Get(x.dtype, nr)
+        ReduceMax(m, x, nr, pitch)              # the pad holds -inf: exact
+        RowOp("sub", y, x, m, nr, pitch)
+        e = tmps[2].Get(x.dtype, nr * pitch) if log else y
+        Exp(e, y, nr * pitch)
+        ReduceSum(s, e, nr, pitch)              # exp(-inf) = 0 in the pad
+        if log:
+            Ln(s, s, nr)
+            RowOp("sub", y, y, s, nr, pitch)
+        else:
+            RowOp("div", y, y, s, nr, pitch)
+    return compute
+
+
+def softmax_rows(x2):
+    return _launch("SoftmaxV2", [x2], [(x2.dtype, False)], *x2.shape, _softmax_compute(False), [-np.inf],
+                   scratch=2)[0]
+
+
+def log_softmax_rows(x2):
+    return _launch("LogSoftmaxV2", [x2], [(x2.dtype, False)], *x2.shape, _softmax_compute(True), [-np.inf],
+                   scratch=3)[0]
+
+
+def softmax_grad_rows(y2, dy2):
+    """dx = y * (dy - sum(dy * y))."""
+    def compute(xs, ys, vecs, tmps, nr, pitch, cols):
+        y, dy = xs
+        p = tmps[0].Get(y.dtype, nr * pitch)
+        s = tmps[1].Get(y.dtype, nr)
+        Mul(p, dy, y, nr * pitch)
+        ReduceSum(s, p, nr, pitch)
+        RowOp("sub", ys[0], dy, s, nr, pitch)
+        Mul(ys[0], ys[0], y, nr * pitch)
+    return _launch("SoftmaxGrad", [y2, dy2], [(y2.dtype, False)], *y2.shape, compute, [0, 0], scratch=2)[0]
+
+
+def log_softmax_grad_rows(y2, dy2):
+    """dx = dy - exp(y) * sum(dy)."""
+    def compute(xs, ys, vecs, tmps, nr, pitch, cols):
+        y, dy = xs
+        e = tmps[0].Get(y.dtype, nr * pitch)
+        s = tmps[1].Get(y.dtype, nr)
+        ReduceSum(s, dy, nr, pitch)
+        Exp(e, y, nr * pitch)
+        RowOp("mul", e, e, s, nr, pitch)
+        Sub(ys[0], dy, e, nr * pitch)
+    return _launch("LogSoftmaxGrad", [y2, dy2], [(y2.dtype, False)], *y2.shape, compute, [-np.inf, 0],
+                   scratch=2)[0]
+
+
+def _mask_pad(d, nr, pitch, cols):
+    """Zero the pad columns of an (nr, pitch) operand (a masked vector select)."""
+    VecApply("Select(mask)", (d,), (d,), nr * pitch,
+             lambda v: np.where(np.arange(pitch)[None, :] < cols, v[:nr * pitch].reshape(nr, pitch), 0),
+             1, views=[lambda v: v])
+
+
+def _stats(x, mean, var, rstd, d, nr, pitch, cols, eps):
+    """mean, biased variance, 1/sqrt(var + eps) per row and the centred rows d = x - mean (pad zeroed)."""
+    ReduceSum(mean, x, nr, pitch)               # the pad is 0
+    Muls(mean, mean, 1.0 / cols, nr)
+    RowOp("sub", d, x, mean, nr, pitch)
+    _mask_pad(d, nr, pitch, cols)
+    Mul(rstd, d, d, nr * pitch)                 # rstd's buffer holds d*d for a moment (it is a full tile)
+    ReduceSum(var, rstd, nr, pitch)
+    Muls(var, var, 1.0 / cols, nr)
+    Adds(rstd, var, eps, nr)
+    Rsqrt(rstd, rstd, nr)
+
+
+def layer_norm_rows(x2, gamma, beta, eps):
+    """(y, mean, var) of each row of (rows, D); gamma/beta of length D."""
+    def compute(xs, ys, vecs, tmps, nr, pitch, cols):
+        x = xs[0]
+        y, mean, var = ys
+        d = tmps[0].Get(x.dtype, nr * pitch)
+        rstd = tmps[1].Get(x.dtype, nr * pitch)
+        _stats(x, mean, var, rstd, d, nr, pitch, cols, eps)
+        RowOp("mul", y, d, rstd, nr, pitch)
+        ColOp("mul", y, y, vecs[0], nr, pitch)
+        ColOp("add", y, y, vecs[1], nr, pitch)
+    dt = x2.dtype
+    return _launch("LayerNorm", [x2], [(dt, False), (dt, True), (dt, True)], *x2.shape, compute, [0],
+                   row_ins=(gamma, beta), scratch=2)
+
+
+def layer_norm_grad_rows(x2, dy2, dmean, dvar, gamma, eps):
+    """(dx, dy * xhat, dy) rows: dx = rstd (g - mean(g) - xhat mean(g xhat)) + dmean / D + 2 dvar (x - mean) / D
+    with g = dy * gamma (the statistics recomputed from x, as the CPU kernel does); the caller sums the other two
+    over rows for dgamma and dbeta."""
+    def compute(xs, ys, vecs, tmps, nr, pitch, cols):
+        x, dy, dm, dv = xs
+        dx, dyxh = ys
+        d = tmps[0].Get(x.dtype, nr * pitch)
+        rstd = tmps[1].Get(x.dtype, nr * pitch)
+        g = tmps[2].Get(x.dtype, nr * pitch)
+        mean, var = tmps[3].Get(x.dtype, nr), tmps[4].Get(x.dtype, nr)
+        s1, s2 = tmps[5].Get(x.dtype, nr), tmps[6].Get(x.dtype, nr)
+        _stats(x, mean, var, rstd, d, nr, pitch, cols, eps)
+        RowOp("mul", d, d, rstd, nr, pitch)                 # d is now xhat
+        Mul(dyxh, dy, d, nr * pitch)
+        ColOp("mul", g, dy, vecs[0], nr, pitch)
+        ReduceSum(s1, g, nr, pitch)
+        Muls(s1, s1, 1.0 / cols, nr)
+        Mul(dx, g, d, nr * pitch)
+        ReduceSum(s2, dx, nr, pitch)
+        Muls(s2, s2, 1.0 / cols, nr)
+        RowOp("mul", dx, d, s2, nr, pitch)
+        Sub(dx, g, dx, nr * pitch)
+        RowOp("sub", dx, dx, s1, nr, pitch)
+        RowOp("mul", dx, dx, rstd, nr, pitch)
+        # + dmean / D + 2 dvar (x - mean) / D  =  + (dmean + 2 dvar xhat / rstd) / D
+        RowOp("div", g, d, rstd, nr, pitch)                 # x - mean again
+        RowOp("mul", g, g, dv, nr, pitch)
+        Muls(g, g, 2.0 / cols, nr * pitch)
+        Add(dx, dx, g, nr * pitch)
+        Muls(s1, dm, 1.0 / cols, nr)        # dmean / D
+        RowOp("add", dx, dx, s1, nr, pitch)
+    dt = x2.dtype
+    rows, cols = x2.shape
+    return _launch("LayerNormGrad", [x2, dy2, dmean.reshape(-1), dvar.reshape(-1)], [(dt, False), (dt, False)],
+                   rows, cols, compute, [0, 0, 0, 0], row_ins=(gamma,), scratch=7,
+                   per_row_ins=(False, False, True, True))
