@@ -32,16 +32,19 @@ The kernels are compiled with ``error_model="numpy"`` (division by zero gives in
 fast-math flags, so inf/NaN propagate and every operation rounds as the unfused numpy program rounds; the
 transcendental functions come from ``fastmath`` (vectorisable float32 approximations, libm for float64).
 """
+import hashlib
 import itertools
 import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import numba
 
 from . import fastmath
+from . import kernel_cache as _kernel_cache
 
 __all__ = ["FusedExpr", "FuseArg", "FusedCall", "compile_expr", "render", "KERNELS", "THREADS", "PARALLEL_WORK",
            "CHUNKS_PER_THREAD", "WIDE_VECTORS",
@@ -157,6 +160,13 @@ class FusedExpr:
 
 
 KERNELS = {}            # source -> numba dispatcher
+
+# A fused kernel as a module of the on-disk kernel cache (kernel_cache.py): the same namespace, compiled with
+# cache=True so later processes load the machine code. The salt changes with this generator and with fastmath.
+_CACHED_HEADER = ("import numba\nfrom mindlab.kernels.cpu.fused import NAMESPACE as _NAMESPACE\n"
+                  "globals().update(_NAMESPACE)\n\n")
+_CACHED_FOOTER = '\nfused_kernel = numba.njit(nogil=True, error_model="numpy", cache=True)(fused_kernel)\n'
+_GENERATOR_SALT = hashlib.sha256(b"".join(Path(f).read_bytes() for f in (__file__, fastmath.__file__))).hexdigest()[:12]
 _lock = threading.Lock()
 
 
@@ -166,11 +176,18 @@ def _kernel(source):
         with _lock:
             k = KERNELS.get(source)
             if k is None:
-                ns = dict(NAMESPACE)
-                exec(compile(source, "<mindlab fused kernel>", "exec"), ns)   # our generated loop, see source()
-                k = numba.njit(nogil=True, error_model="numpy", cache=False)(ns["fused_kernel"])
+                k = _kernel_cache.load_kernel(_CACHED_HEADER + source + _CACHED_FOOTER, "fused_kernel",
+                                              _GENERATOR_SALT)
+                if k is None:     # no usable disk cache: compile in memory
+                    k = _compile_in_memory(source)
                 KERNELS[source] = k
     return k
+
+
+def _compile_in_memory(source):
+    ns = dict(NAMESPACE)
+    exec(compile(source, "<mindlab fused kernel>", "exec"), ns)   # our generated loop, see FusedExpr.source()
+    return numba.njit(nogil=True, error_model="numpy", cache=False)(ns["fused_kernel"])
 
 
 _pool = None
@@ -213,6 +230,22 @@ class FusedCall:
         self.kinds = [kind for kind, _ in expr.inputs]
         self.out_dtypes = [expr.steps[k][1] for k in expr.outputs]
         self._expect = [{"full": self.size, "scalar": 1, "row": self.n_cols}[kind] for kind in self.kinds]
+        self._ready = False
+
+    def _compile(self, call_args):
+        """Compile (or load from the disk cache) for these argument types before the first run; a cached kernel
+        whose files cannot be loaded is compiled again in memory (kernel_cache.forget warns)."""
+        sig = tuple(numba.typeof(a) for a in call_args)
+        try:
+            self.kernel.compile(sig)
+        except Exception as exc:
+            if not _kernel_cache.from_disk(self.kernel):
+                raise
+            _kernel_cache.forget(self.kernel, exc)
+            with _lock:
+                self.kernel = KERNELS[self.source] = _compile_in_memory(self.source)
+            self.kernel.compile(sig)
+        self._ready = True
 
     @property
     def compiled(self):
@@ -233,6 +266,8 @@ class FusedCall:
             a = np.ascontiguousarray(a)
             args.append(a.reshape(grid) if kind == "full" else a.reshape(-1))
         outs = [np.empty(grid, dt) for dt in self.out_dtypes]
+        if not self._ready:
+            self._compile((self.n_rows, self.n_cols, *args, *outs))
         if self.chunks == 1 or self.n_rows < 2 * self.chunks:
             self.kernel(self.n_rows, self.n_cols, *args, *outs)
         else:
