@@ -15,7 +15,7 @@ from .sim import GlobalTensor, GetBlockIdx, launch
 from .device import current_profile
 from .tiling import row_tiling
 
-__all__ = ["reduce_rows", "softmax_rows", "log_softmax_rows", "softmax_grad_rows", "log_softmax_grad_rows",
+__all__ = ["rows_fit", "reduce_rows", "softmax_rows", "log_softmax_rows", "softmax_grad_rows", "log_softmax_grad_rows",
            "layer_norm_rows", "layer_norm_grad_rows"]
 
 _IDENTITY = {"sum": 0, "mean": 0, "max": -np.inf, "min": np.inf, "prod": 1, "all": 1, "any": 0,
@@ -86,6 +86,13 @@ def _rows_kernel(ins, outs, rows, cols, t, compute, pads, row_ins, row_outs, scr
             else:
                 DataCopyPad(g[lo * cols:], y, DataCopyExtParams(nr, cols * g.dtype.itemsize, 0, 0))
             q.FreeTensor(y)
+
+
+def rows_fit(cols, itemsize, n_row_buffers, prof=None):
+    """Whether one row of ``cols`` elements fits the UB with ``n_row_buffers`` double-buffered row operands
+    (the row kernels need whole rows in UB; longer rows take the multi-pass decompositions in ops_basic)."""
+    prof = prof or current_profile()
+    return (2 * n_row_buffers + 1) * align_up(cols * itemsize) <= prof.ub
 
 
 def _launch(name, ins, out_specs, rows, cols, compute, pads, row_ins=(), scratch=0, per_row_ins=()):

@@ -7,7 +7,7 @@ import numpy as np
 from .k_vector import elementwise
 from .k_move import gather, index_map, broadcast, scalar_kernel
 from .k_rows import (reduce_rows, softmax_rows, log_softmax_rows, softmax_grad_rows, log_softmax_grad_rows,
-                     layer_norm_rows, layer_norm_grad_rows, _IDENTITY, _pad_value)
+                     layer_norm_rows, layer_norm_grad_rows, rows_fit, _pad_value)
 from .sim import op_scope
 
 __all__ = ["elementwise_op", "inplace_update", "reduction", "softmax_family", "movement", "view", "aicpu",
@@ -160,10 +160,39 @@ def reduction(prim, op):
     return impl
 
 
+def _row_bcast(v, shape):
+    return broadcast(v.reshape(-1, 1), shape)
+
+
+def _softmax_long(x2, log):
+    """Rows too long for the UB: max and sum by two-stage reductions, exp and the division as Vector kernels."""
+    dt = x2.dtype
+    m = _row_bcast(_reduce_2d(x2, "max", dt), x2.shape)
+    e = elementwise("SubExp", lambda a, b: np.exp(a - b), [x2, m], ["full", "full"], [dt], x2.shape, 5)
+    s = _row_bcast(_reduce_2d(e, "sum", dt), x2.shape)
+    if log:
+        return elementwise("SubLog", lambda a, b, c: a - b - np.log(c), [x2, m, s], ["full"] * 3, [dt], x2.shape, 6)
+    return elementwise("Div", np.divide, [e, s], ["full", "full"], [dt], x2.shape, 4)
+
+
+def _softmax_grad_long(y2, dy2, log):
+    dt = y2.dtype
+    if log:
+        s = _row_bcast(_reduce_2d(dy2, "sum", dt), y2.shape)
+        return elementwise("LogSoftmaxGrad", lambda y, d, t: d - np.exp(y) * t, [y2, dy2, s], ["full"] * 3, [dt],
+                           y2.shape, 6)
+    p = elementwise("Mul", np.multiply, [y2, dy2], ["full", "full"], [dt], y2.shape)
+    s = _row_bcast(_reduce_2d(p, "sum", dt), y2.shape)
+    return elementwise("SoftmaxGrad", lambda y, d, t: y * (d - t), [y2, dy2, s], ["full"] * 3, [dt], y2.shape, 2)
+
+
 def softmax_family(kind):
     fns = {"softmax": (softmax_rows, 1), "log_softmax": (log_softmax_rows, 1),
            "softmax_grad": (softmax_grad_rows, 2), "log_softmax_grad": (log_softmax_grad_rows, 2)}
     kernel, n_in = fns[kind]
+    long = {"softmax": lambda x: _softmax_long(x, False), "log_softmax": lambda x: _softmax_long(x, True),
+            "softmax_grad": lambda y, d: _softmax_grad_long(y, d, False),
+            "log_softmax_grad": lambda y, d: _softmax_grad_long(y, d, True)}[kind]
 
     def impl(*arrays, axis):
         arrays = [np.asarray(a) for a in arrays]
@@ -171,7 +200,8 @@ def softmax_family(kind):
         ax = axis % x.ndim
         with op_scope(kind):
             twos = [move_axis_last(a, (ax,)) for a in arrays]
-            out2 = kernel(*[t[0] for t in twos])
+            fits = rows_fit(x.shape[ax], x.dtype.itemsize, 2 * n_in + 2)
+            out2 = (kernel if fits else long)(*[t[0] for t in twos])
             if ax == x.ndim - 1:
                 return out2.reshape(x.shape)
             keep = [i for i in range(x.ndim) if i != ax]
@@ -224,7 +254,9 @@ def _params_full(gamma, d):
 
 
 def layer_norm(x, gamma, beta, begin_norm_axis, begin_params_axis, epsilon):
-    if begin_params_axis < begin_norm_axis:     # gamma varies along non-normalised dims too
+    d = int(np.prod(x.shape[begin_norm_axis:], dtype=np.int64))
+    if begin_params_axis < begin_norm_axis or not rows_fit(d, x.dtype.itemsize, 5):
+        # gamma varies along non-normalised dims too, or a row does not fit the UB
         return aicpu_layer_norm[0](x, gamma, beta, begin_norm_axis=begin_norm_axis,
                                    begin_params_axis=begin_params_axis, epsilon=epsilon)
     stat = x.shape[:begin_norm_axis] + (1,) * (x.ndim - begin_norm_axis)
@@ -237,7 +269,8 @@ def layer_norm(x, gamma, beta, begin_norm_axis, begin_params_axis, epsilon):
 
 
 def layer_norm_grad(x, dy, dmean, dvar, gamma, begin_norm_axis, begin_params_axis, epsilon):
-    if begin_params_axis < begin_norm_axis:
+    d = int(np.prod(x.shape[begin_norm_axis:], dtype=np.int64))
+    if begin_params_axis < begin_norm_axis or not rows_fit(d, x.dtype.itemsize, 8):
         return aicpu_layer_norm[1](x, dy, dmean, dvar, gamma, begin_norm_axis=begin_norm_axis,
                                    begin_params_axis=begin_params_axis, epsilon=epsilon)
     m = int(np.prod(x.shape[:begin_norm_axis], dtype=np.int64))
@@ -270,7 +303,8 @@ def xent(logits, labels):
     _check_labels(logits, labels)
     n, c = logits.shape
     with op_scope("sparse_softmax_cross_entropy"):
-        ls = log_softmax_rows(np.ascontiguousarray(logits))
+        x2 = np.ascontiguousarray(logits)
+        ls = log_softmax_rows(x2) if rows_fit(c, x2.dtype.itemsize, 4) else _softmax_long(x2, True)
         picked = gather("GatherLabel", [ls], np.arange(n, dtype=np.int64) * c + labels.astype(np.int64), (n,))
         return elementwise("Neg", np.negative, [picked], ["full"], [picked.dtype], (n,))
 
@@ -281,7 +315,8 @@ def xent_grad(logits, labels):
     _check_labels(logits, labels)
     n, c = logits.shape
     with op_scope("sparse_softmax_cross_entropy_grad"):
-        sm = softmax_rows(np.ascontiguousarray(logits))
+        x2 = np.ascontiguousarray(logits)
+        sm = softmax_rows(x2) if rows_fit(c, x2.dtype.itemsize, 4) else _softmax_long(x2, False)
         lab = broadcast(labels.astype(np.int32).reshape(n, 1), (n, c))
         iota = np.arange(c, dtype=np.int32)
         return elementwise("SubOneHot", lambda s, l, i: s - (l == i).astype(s.dtype), [sm, lab, iota],

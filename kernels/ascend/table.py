@@ -94,14 +94,15 @@ ROUTES.update({
     "conv2d": ("cube", "Cast + TransData(NC1HWC0) + Img2Col gather + Cube matmul + TransData(NCHW)"),
     "conv2d_backprop_input": ("cube", "Cube matmul (dout x W) + col2im as gather + row ReduceSum"),
     "conv2d_backprop_filter": ("cube", "Img2Col gather + Cube matmul with A transposed"),
-    "softmax": ("rows", "SoftmaxV2 row kernel: ReduceMax, Sub, Exp, ReduceSum, Div in UB"),
+    "softmax": ("rows", "SoftmaxV2 row kernel: ReduceMax, Sub, Exp, ReduceSum, Div in UB (rows too long for the "
+                        "UB: two-stage ReduceMax/ReduceSum + Vector Exp/Div kernels)"),
     "log_softmax": ("rows", "LogSoftmaxV2 row kernel"),
     "softmax_grad": ("rows", "SoftmaxGrad row kernel"),
     "log_softmax_grad": ("rows", "LogSoftmaxGrad row kernel"),
     "sparse_softmax_cross_entropy": ("rows", "LogSoftmax row kernel + label gather (MTE) + Neg (Vector)"),
     "sparse_softmax_cross_entropy_grad": ("rows", "Softmax row kernel + one-hot subtraction (Vector)"),
     "layer_norm": ("rows", "LayerNorm row kernel: mean, variance, rsqrt, affine in UB (AI CPU when gamma spans "
-                           "non-normalised dims, begin_params_axis < begin_norm_axis)"),
+                           "non-normalised dims, begin_params_axis < begin_norm_axis, or a row overflows the UB)"),
     "layer_norm_grad": ("rows", "LayerNormGrad row kernel + column ReduceSum for dgamma/dbeta (AI CPU when "
                                 "begin_params_axis < begin_norm_axis)"),
     "max_pool": ("rows", "window gather (MTE, pad = -inf) + row ReduceMax"),
