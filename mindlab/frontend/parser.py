@@ -189,7 +189,16 @@ class Compiler:
     # ---------------------------------------------------------------- entry
     def compile(self, fn, args, kwargs=None, self_obj=None):
         """Build the graph of ``fn(*args, **kwargs)``; Tensors among args become graph inputs. Returns
-        (graph, output leaves, rebuild) where ``rebuild(leaves)`` restores the output's structure."""
+        (graph, output leaves, rebuild) where ``rebuild(leaves)`` restores the output's structure. A failure is
+        also published as a ``compile_error`` event (the Inspector explains it with the user's line)."""
+        try:
+            return self._compile(fn, args, kwargs, self_obj)
+        except (MindlabError, ValueError, TypeError) as exc:
+            from ..jupyter import events
+            events.publish("compile_error", function=getattr(fn, "__qualname__", str(fn)), error=exc)
+            raise
+
+    def _compile(self, fn, args, kwargs, self_obj):
         parsed = ParsedFunction.of(fn)
         self.graph.source = parsed.source(parsed.node)
 

@@ -1,5 +1,5 @@
 """The kernel side of the mindlab Inspector: while it is on (``%mindlab inspect on``), every compile, gradient
-transform and pass pipeline run is recorded as it happens.
+transform, pass pipeline run and auto-parallel plan choice is recorded as it happens.
 
 Each event becomes a record — a plain-JSON summary (what was compiled, its inputs, node counts, the pass table)
 plus the ``Compiled`` it describes — and is
@@ -7,14 +7,22 @@ plus the ``Compiled`` it describes — and is
 * sent to the JupyterLab Inspector panel when one is connected, and
 * otherwise printed as one line into the output of the cell that caused it.
 
+Records are of three kinds: ``compile`` / ``grad`` (a ``Compiled``: its graphs and pass table), ``plan`` (an
+auto-parallel plan chosen for a call: mesh, search mode, costs; its plan JSON on request) and ``error`` (GRAPH_MODE
+could not compile a function: the error and the user's source line — the "why didn't it compile" question).
+
 The connection is a comm with target ``mindlab.inspector``, opened by the kernel (``%mindlab inspect on``). The
 panel answers ``{"request": "ready"}`` (from then on records go to it instead of the cell output); it can ask for a
-record's graph JSON (``{"request": "graph", "seq": k, "stage": "graph" | "optimized"}``), ``clear`` the records,
-or turn the inspector ``on`` / ``off``. A front end without the panel closes the comm, and printing goes on.
+record's graph JSON (``{"request": "graph", "seq": k, "stage": "graph" | "optimized"}``) or plan JSON
+(``{"request": "plan", "seq": k}``), ``clear`` the records, or turn the inspector ``on`` / ``off``. The kernel also
+tells the panel the execution mode (``{"type": "mode", "mode": "GRAPH_MODE"}``) at hello and on every change. A
+front end without the panel closes the comm, and printing goes on.
 """
 import itertools
+import re
 
 from . import events
+from .. import context as _context
 
 COMM_TARGET = "mindlab.inspector"
 PROTOCOL = 1
@@ -44,9 +52,75 @@ def summarize(compiled):
     }
 
 
+_AT = re.compile(r"\n  at (?P<file>.+?):(?P<line>\d+)(?:: (?P<text>.*))?$")
+
+
+def error_summary(function, exc):
+    """A plain-JSON summary of a compile failure: the function, the error type and message, and the user's
+    source line (from a GraphModeSyntaxError's source, or the ``at FILE:LINE: TEXT`` tail mindlab errors carry)."""
+    message = str(exc)
+    src = getattr(exc, "source", None)
+    source = None
+    if src is not None:
+        source = {"file": str(src.file), "line": int(src.line), "text": str(src.text)}
+    match = _AT.search(message)
+    if match:
+        message = message[:match.start()]
+        if source is None:
+            source = {"file": match["file"], "line": int(match["line"]), "text": match["text"] or ""}
+    return {"name": str(function), "error": type(exc).__name__, "message": message.strip(), "source": source}
+
+
+def plan_summary(plan, target):
+    """A plain-JSON summary of an auto-parallel plan: what was planned, mode, search, mesh and modelled costs."""
+    cost = getattr(plan, "cost", None) or {}
+    mesh = getattr(plan, "mesh", None)
+    return {"name": str(target), "parallel_mode": str(getattr(plan, "parallel_mode", "")),
+            "search_mode": str(getattr(plan, "search_mode", "") or ""),
+            "mesh": [int(n) for n in getattr(mesh, "shape", ())],
+            "cost": {k: float(v) for k, v in cost.items() if isinstance(v, (int, float))},
+            "ops": len(getattr(getattr(plan, "problem", None), "ops", ()) or ())}
+
+
+def summarize_plan(plan, target=""):
+    """A plain-JSON summary of a ``ParallelPlan``: mode, mesh, cost breakdown and every op's chosen strategy with
+    the reason it was chosen and how many alternatives were weighed."""
+    from ..parallel.plan_json import _strategy
+    p = plan.to_plan()
+    c = plan.cost
+    return {
+        "target": str(target),
+        "parallel_mode": str(plan.parallel_mode),
+        "search_mode": plan.search_mode,
+        "mesh": {"shape": list(plan.mesh.shape), "axis_names": list(plan.mesh.axis_names)},
+        "cost": {k: float(c[k]) for k in ("total", "compute", "communication", "memory")},
+        "collectives": len(p.collectives),
+        "choices": [{"op": op.name, "id": op.id, "strategy": [list(d) for d in _strategy(op.strategy)], "why": op.reason,
+                     "alternatives": len(op.alternatives), "node": op.node}
+                    for op in p.ops.values()],
+    }
+
+
 def describe(record):
     """One line of text for a record (what ``%mindlab inspect on`` prints without a panel)."""
+    if record["kind"] == "plan":
+        pl = record["plan"]
+        c = pl["cost"]
+        mesh = " x ".join(str(s) for s in pl["mesh"]["shape"])
+        return (f"[mindlab] #{record['seq']} planned {pl['target']} ({pl['parallel_mode']}"
+                + (f", {pl['search_mode']}" if pl["search_mode"] else "") + f") on a {mesh} mesh: "
+                f"{len(pl['choices'])} op strategies, {pl['collectives']} collectives, modelled "
+                f"{c['total'] * 1e6:.1f} us/step (compute {c['compute'] * 1e6:.1f}, communication "
+                f"{c['communication'] * 1e6:.1f}), {c['memory']:.0f} B/device")
     s = record["summary"]
+    if record["kind"] == "error":
+        at = f" at {s['source']['file']}:{s['source']['line']}: {s['source']['text']}" if s["source"] else ""
+        return f"[mindlab] #{record['seq']} could not compile {s['name']}: {s['error']}: {s['message']}{at}"
+    if record["kind"] == "plan":
+        c = s["cost"]
+        return (f"[mindlab] #{record['seq']} planned {s['name']} on mesh {tuple(s['mesh'])} "
+                f"({s['parallel_mode']}{', ' + s['search_mode'] if s['search_mode'] else ''}): modelled "
+                f"{c.get('total', 0) * 1e6:.1f} us per step")
     args = ", ".join(f"{i['name']}: {i['type']}" for i in s["inputs"])
     what = (f"gradient of {record['function']}" if record["kind"] == "grad" else "compiled") + f" {s['name']}({args})"
     changed = [p["name"] for p in s["passes"] if p["changed"]]
@@ -65,6 +139,8 @@ class Inspector:
         self.comms = []              # open comms to front ends
         self.ready = []              # those of them with a panel that asked for the records
         self.echo = echo
+        self._errors = set()         # ids of errors reported (a nested compile re-raises the same one)
+        _context._listeners.append(self._on_context)
 
     # -------------------------------------------------------------------------------------------- on / off
     def start(self):
@@ -77,8 +153,31 @@ class Inspector:
         self.on = False
         self._send({"type": "status", "on": False})
 
+    def _on_context(self, state):
+        """The execution mode changed (``%mindlab graph`` / ``set_context``): tell the panels."""
+        self._send({"type": "mode", "mode": _context.mode_name(state["mode"])})
+
     # -------------------------------------------------------------------------------------------- events
+    def _add(self, kind, summary, obj, function=None, time=0.0):
+        record = {"seq": next(self._seq), "kind": kind, "function": function, "time": time, "summary": summary,
+                  "compiled": obj}
+        self.records.append(record)
+        self._emit(record)
+        return record
+
     def _on_event(self, event):
+        if event.kind == "compile_error":
+            exc = event.payload.get("error")
+            if exc is None or id(exc) in self._errors:
+                return
+            self._errors.add(id(exc))
+            self._add("error", error_summary(event.payload.get("function", "?"), exc), None, time=event.time)
+            return
+        if event.kind == "plan":
+            plan = event.payload.get("plan")
+            if plan is not None:
+                self._add("plan", plan_summary(plan, event.payload.get("target", "?")), plan, time=event.time)
+            return
         compiled = event.payload.get("compiled")
         if compiled is None:
             return
@@ -106,8 +205,8 @@ class Inspector:
 
     @staticmethod
     def public(record):
-        """The JSON part of a record (everything but the Compiled)."""
-        return {k: v for k, v in record.items() if k != "compiled"}
+        """The JSON part of a record (everything but the Compiled and the ParallelPlan)."""
+        return {k: v for k, v in record.items() if k not in ("compiled", "parallel_plan")}
 
     def find(self, seq):
         for r in self.records:
@@ -150,7 +249,7 @@ class Inspector:
     def _hello(self, comm):
         if comm not in self.ready:
             self.ready.append(comm)
-        comm.send({"type": "hello", "protocol": PROTOCOL, "on": self.on,
+        comm.send({"type": "hello", "protocol": PROTOCOL, "on": self.on, "mode": _context.mode_name(),
                    "records": [self.public(r) for r in self.records]})
 
     def _forget(self, comm):
@@ -159,19 +258,32 @@ class Inspector:
                 group.remove(comm)
 
     def handle(self, comm, data):
-        """Answer a panel's request: ``graph`` (a record's graph JSON), ``clear``, ``on`` / ``off``."""
+        """Answer a panel's request: ``graph`` (a record's graph JSON), ``plan`` (a plan record's plan JSON),
+        ``clear``, ``on`` / ``off``."""
         req = data.get("request") if isinstance(data, dict) else None
         if req == "ready":
             self._hello(comm)
         elif req == "graph":
             record = self.find(data.get("seq"))
             stage = data.get("stage", "optimized")
-            if record is None or stage not in ("graph", "optimized"):
+            if record is None or record["kind"] not in ("compile", "grad") or stage not in ("graph", "optimized"):
                 comm.send({"type": "error", "request": data,
                            "message": f"no record {data.get('seq')!r} / stage {stage!r}"})
                 return
             view = record["compiled"].views()[stage]
             comm.send({"type": "graph", "seq": record["seq"], "stage": stage, "doc": view.json()})
+        elif req == "plan":
+            record = self.find(data.get("seq"))
+            if record is None or record["kind"] != "plan":
+                comm.send({"type": "error", "request": data, "message": f"no plan record {data.get('seq')!r}"})
+                return
+            comm.send({"type": "plan", "seq": record["seq"], "doc": record["compiled"].to_json()})
+        elif req == "plan":
+            record = self.find(data.get("seq"))
+            if record is None or record.get("parallel_plan") is None:
+                comm.send({"type": "error", "request": data, "message": f"no plan record {data.get('seq')!r}"})
+                return
+            comm.send({"type": "plan", "seq": record["seq"], "doc": record["parallel_plan"].to_json()})
         elif req == "clear":
             self.records.clear()
             self._by_compiled.clear()

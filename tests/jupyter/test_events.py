@@ -104,7 +104,8 @@ def test_inspector_over_a_comm():
         ms.grad(loss)(X)                                 # with a panel: sent, not printed
         assert len(printed) == 2
         kinds = [m["type"] for m in comm.sent[1:]]
-        assert kinds == ["event", "update"]
+        assert kinds == ["mode", "event", "update"]        # set_context told the panel the mode first
+        assert comm.sent[1] == {"type": "mode", "mode": "GRAPH_MODE"}
         update = comm.sent[-1]["record"]
         assert update["kind"] == "grad" and update["function"] == "loss" and update["seq"] == 3
         summary = update["summary"]
