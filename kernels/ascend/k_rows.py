@@ -9,13 +9,13 @@ stay in UB (TBuf scratch) between the instructions.
 """
 import numpy as np
 
-from .api import (TPipe, TQue, TBuf, TPosition, DataCopyPad, DataCopyExtParams, ReduceSum, ReduceMax, ReduceMin,
+from .api import (ALIGN, TPipe, TQue, TBuf, TPosition, DataCopyPad, DataCopyExtParams, ReduceSum, ReduceMax, ReduceMin,
                   RowOp, ColOp, Exp, Ln, Muls, Adds, Add, Sub, Mul, Rsqrt, VecApply, align_up)
 from .sim import GlobalTensor, GetBlockIdx, launch
 from .device import current_profile
 from .tiling import row_tiling
 
-__all__ = ["rows_fit", "reduce_rows", "softmax_rows", "log_softmax_rows", "softmax_grad_rows", "log_softmax_grad_rows",
+__all__ = ["rows_fit", "reduce_rows", "reduce_cols", "softmax_rows", "log_softmax_rows", "softmax_grad_rows", "log_softmax_grad_rows",
            "layer_norm_rows", "layer_norm_grad_rows"]
 
 _IDENTITY = {"sum": 0, "mean": 0, "max": -np.inf, "min": np.inf, "prod": 1, "all": 1, "any": 0,
@@ -259,3 +259,70 @@ def layer_norm_grad_rows(x2, dy2, dmean, dvar, gamma, eps):
     return _launch("LayerNormGrad", [x2, dy2, dmean.reshape(-1), dvar.reshape(-1)], [(dt, False), (dt, False)],
                    rows, cols, compute, [0, 0, 0, 0], row_ins=(gamma,), scratch=7,
                    per_row_ins=(False, False, True, True))
+
+
+# ------------------------------------------------------------------------------------------ column reductions
+_COL_FNS = {"sum": np.add, "mean": np.add, "max": np.maximum, "min": np.minimum, "prod": np.multiply,
+            "all": np.logical_and, "any": np.logical_or}
+
+
+def _cols_kernel(x_gm, out_gm, R, C, cols_per_block, ctile, rows_per_tile, op):
+    b = GetBlockIdx()
+    c0, c1 = b * cols_per_block, min(C, (b + 1) * cols_per_block)
+    it, ot = x_gm.dtype.itemsize, out_gm.dtype.itemsize
+    pitch = align_up(ctile * it) // it
+    pipe = TPipe()
+    q = TQue(TPosition.VECIN, 2, name="inQueueX")
+    pipe.InitBuffer(q, 2, align_up(rows_per_tile * pitch * it))
+    acc_buf = TBuf(name="accBuf")
+    pipe.InitBuffer(acc_buf, align_up(pitch * ot))
+    oq = TQue(TPosition.VECOUT, 2, name="outQueue")
+    pipe.InitBuffer(oq, 2, align_up(pitch * ot))
+    fn = _COL_FNS[op]
+    for cs in range(c0, c1, ctile):
+        cw = min(ctile, c1 - cs)
+        acc = acc_buf.Get(out_gm.dtype)
+        VecApply("Duplicate", (acc,), (), pitch, lambda: np.asarray(_pad_value(op, out_gm.dtype), out_gm.dtype), 1,
+                 sizes=(pitch,))
+        for r in range(0, R, rows_per_tile):
+            nr = min(rows_per_tile, R - r)
+            x = q.AllocTensor(x_gm.dtype)
+            gap = (pitch * it - align_up(cw * it)) // ALIGN      # keep the UB row pitch at the tile's
+            DataCopyPad(x, x_gm[r * C + cs:], DataCopyExtParams(nr, cw * it, (C - cw) * it, gap),
+                        _pad_value(op, x_gm.dtype))
+            q.EnQue(x)
+            x = q.DeQue()
+            VecApply(f"Reduce{op.title()}(rows)", (acc,), (acc, x), nr * pitch,
+                     lambda a, v: fn(a[:pitch], fn.reduce(v[:nr * pitch].reshape(nr, pitch), axis=0))
+                     .astype(out_gm.dtype), 1, views=[lambda d: d] * 2, sizes=(pitch, pitch, nr * pitch))
+            q.FreeTensor(x)
+        if op == "mean":
+            Muls(acc, acc, 1.0 / R, pitch)
+        y = oq.AllocTensor(out_gm.dtype)
+        VecApply("Copy", (y,), (acc,), pitch, lambda a: a[:pitch], 1, views=[lambda d: d])
+        oq.EnQue(y)
+        y = oq.DeQue()
+        DataCopyPad(out_gm[cs:], y, DataCopyExtParams(1, cw * ot, 0, 0))
+        oq.FreeTensor(y)
+
+
+def reduce_cols(x2, op, out_dtype=None):
+    """(rows, cols) -> (cols,): each column reduced over the rows by accumulating row tiles into a UB vector
+    (bias gradients: no transpose). Blocks split the columns."""
+    from .tiling import split_blocks, MAX_TILE_BYTES
+    prof = current_profile()
+    rows, cols = x2.shape
+    out_dtype = np.dtype(out_dtype or x2.dtype)
+    out = np.empty(cols, out_dtype)
+    if cols == 0:
+        return out
+    if rows == 0:
+        out[...] = _pad_value(op, out_dtype)
+        return out
+    it = x2.dtype.itemsize
+    ctile = min(align_up(cols * it) // it, max(MAX_TILE_BYTES // (4 * it), ALIGN // it))
+    rows_per_tile = max(1, MAX_TILE_BYTES // (align_up(ctile * it)))
+    block_dim, per = split_blocks(cols, prof, ctile, ctile)
+    launch(_cols_kernel, block_dim, GlobalTensor(np.ascontiguousarray(x2)), GlobalTensor(out), rows, cols, per,
+           ctile, rows_per_tile, op, name=f"Reduce{op.title()}(rows)", profile=prof)
+    return out

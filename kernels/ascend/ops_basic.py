@@ -6,7 +6,7 @@ import numpy as np
 
 from .k_vector import elementwise
 from .k_move import gather, index_map, broadcast, scalar_kernel
-from .k_rows import (reduce_rows, softmax_rows, log_softmax_rows, softmax_grad_rows, log_softmax_grad_rows,
+from .k_rows import (reduce_rows, reduce_cols, softmax_rows, log_softmax_rows, softmax_grad_rows, log_softmax_grad_rows,
                      layer_norm_rows, layer_norm_grad_rows, rows_fit, _pad_value)
 from .sim import op_scope
 
@@ -141,6 +141,13 @@ def reduction(prim, op):
             from mindlab.ops.abstract import norm_axes
             axes = norm_axes(axis, x.ndim)
         with op_scope(prim.name):
+            lead = tuple(range(len(axes)))
+            if x.ndim and axes == lead and len(axes) < x.ndim and op not in ("argmax", "argmin") \
+                    and x.dtype == out_dtype:
+                # leading axes (a bias gradient's batch): accumulate rows into a UB vector, no transpose
+                rows = int(np.prod(x.shape[:len(axes)], dtype=np.int64))
+                red = reduce_cols(np.ascontiguousarray(x).reshape(rows, -1), op, out_dtype)
+                return red.reshape(_reduced_shape(x.shape, axes, keep_dims)).astype(out_dtype, copy=False)
             if x.ndim == 0 or not axes:
                 src = x.reshape(-1, 1)
             else:
@@ -150,14 +157,14 @@ def reduction(prim, op):
             elif op in ("mean",) and src.dtype != out_dtype:
                 src = elementwise("Cast", lambda v: v.astype(out_dtype), [src], ["full"], [out_dtype], src.shape)
             red = _reduce_2d(np.ascontiguousarray(src), op, out_dtype)
-        if keep_dims and op not in ("argmax", "argmin"):
-            shape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
-        elif op in ("argmax", "argmin") and keep_dims:
-            shape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
-        else:
-            shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
-        return red.reshape(shape).astype(out_dtype, copy=False)
+        return red.reshape(_reduced_shape(x.shape, axes, keep_dims)).astype(out_dtype, copy=False)
     return impl
+
+
+def _reduced_shape(shape, axes, keep_dims):
+    if keep_dims:
+        return tuple(1 if i in axes else s for i, s in enumerate(shape))
+    return tuple(s for i, s in enumerate(shape) if i not in axes)
 
 
 def _row_bcast(v, shape):
@@ -280,10 +287,8 @@ def layer_norm_grad(x, dy, dmean, dvar, gamma, begin_norm_axis, begin_params_axi
         dx, dyxh = layer_norm_grad_rows(np.ascontiguousarray(x).reshape(m, d), np.ascontiguousarray(dy).reshape(m, d),
                                         np.ascontiguousarray(dmean), np.ascontiguousarray(dvar),
                                         _params_full(gamma, d), epsilon)
-        cols_g, _ = move_axis_last(dyxh.reshape(-1, g), (0,))
-        cols_b, _ = move_axis_last(np.ascontiguousarray(dy).reshape(-1, g), (0,))
-        dgamma = _reduce_2d(cols_g, "sum", dyxh.dtype)
-        dbeta = _reduce_2d(np.ascontiguousarray(cols_b), "sum", dyxh.dtype)
+        dgamma = reduce_cols(dyxh.reshape(-1, g), "sum")
+        dbeta = reduce_cols(np.ascontiguousarray(dy).reshape(-1, g), "sum")
     return dx.reshape(x.shape), dgamma.reshape(gamma.shape), dbeta.reshape(gamma.shape)
 
 
