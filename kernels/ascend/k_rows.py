@@ -222,12 +222,13 @@ def layer_norm_rows(x2, gamma, beta, eps):
                    row_ins=(gamma, beta), scratch=2)
 
 
-def layer_norm_grad_rows(x2, dy2, dmean, dvar, gamma, eps):
+def layer_norm_grad_rows(x2, dy2, dmean, dvar, gamma, eps, row_gamma=None):
     """(dx, dy * xhat, dy) rows: dx = rstd (g - mean(g) - xhat mean(g xhat)) + dmean / D + 2 dvar (x - mean) / D
     with g = dy * gamma (the statistics recomputed from x, as the CPU kernel does); the caller sums the other two
-    over rows for dgamma and dbeta."""
+    over rows for dgamma and dbeta. ``row_gamma`` (one per row) scales g per row as well (batch norm's weight,
+    whose rows are channels)."""
     def compute(xs, ys, vecs, tmps, nr, pitch, cols):
-        x, dy, dm, dv = xs
+        x, dy, dm, dv, rg = xs
         dx, dyxh = ys
         d = tmps[0].Get(x.dtype, nr * pitch)
         rstd = tmps[1].Get(x.dtype, nr * pitch)
@@ -238,6 +239,7 @@ def layer_norm_grad_rows(x2, dy2, dmean, dvar, gamma, eps):
         RowOp("mul", d, d, rstd, nr, pitch)                 # d is now xhat
         Mul(dyxh, dy, d, nr * pitch)
         ColOp("mul", g, dy, vecs[0], nr, pitch)
+        RowOp("mul", g, g, rg, nr, pitch)
         ReduceSum(s1, g, nr, pitch)
         Muls(s1, s1, 1.0 / cols, nr)
         Mul(dx, g, d, nr * pitch)
@@ -256,9 +258,10 @@ def layer_norm_grad_rows(x2, dy2, dmean, dvar, gamma, eps):
         RowOp("add", dx, dx, s1, nr, pitch)
     dt = x2.dtype
     rows, cols = x2.shape
-    return _launch("LayerNormGrad", [x2, dy2, dmean.reshape(-1), dvar.reshape(-1)], [(dt, False), (dt, False)],
-                   rows, cols, compute, [0, 0, 0, 0], row_ins=(gamma,), scratch=7,
-                   per_row_ins=(False, False, True, True))
+    rg = np.ones(rows, dt) if row_gamma is None else np.ascontiguousarray(row_gamma, dt).reshape(-1)
+    return _launch("LayerNormGrad", [x2, dy2, dmean.reshape(-1), dvar.reshape(-1), rg], [(dt, False), (dt, False)],
+                   rows, cols, compute, [0, 0, 0, 0, 0], row_ins=(gamma,), scratch=7,
+                   per_row_ins=(False, False, True, True, True))
 
 
 # ------------------------------------------------------------------------------------------ column reductions

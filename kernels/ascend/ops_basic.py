@@ -349,3 +349,68 @@ def pool(op):
                 out = elementwise("Div", np.divide, [out, cnt], ["full", "full"], [x.dtype], out.shape, 4)
         return out.reshape(n, c, oh, ow)
     return impl
+
+
+# ------------------------------------------------------------------------------------------ batch norm
+def _channels_as_rows(x):
+    """(N, C, ...) -> (C, N*S) rows (an MTE transpose), plus the inverse index map."""
+    n, c = x.shape[:2]
+    x3 = np.ascontiguousarray(x).reshape(n, c, -1)
+    idx = np.arange(x3.size, dtype=np.int64).reshape(x3.shape).transpose(1, 0, 2)
+    rows = gather("Transpose(NC->CN)", [x3], idx, (c, x3.size // c))
+    inv = np.arange(x3.size, dtype=np.int64).reshape(c, n, -1).transpose(1, 0, 2)
+    return rows, inv
+
+
+def _channel_affine(rows, scale, shift, name):
+    """rows (C, D) * scale[c] + shift[c] on the Vector unit (per-row scalars broadcast in GM)."""
+    c, d = rows.shape
+    return elementwise(name, lambda v, s, t: v * s + t,
+                       [rows, _row_bcast(np.ascontiguousarray(scale, rows.dtype), rows.shape),
+                        _row_bcast(np.ascontiguousarray(shift, rows.dtype), rows.shape)],
+                       ["full"] * 3, [rows.dtype], rows.shape, 2)
+
+
+def batch_norm(x, weight, bias, epsilon):
+    """Channels become rows (MTE transpose); the LayerNorm row kernel gives mean, variance and x-hat per channel;
+    a Vector kernel applies the per-channel affine; a transpose brings NCHW back."""
+    d = x.size // max(x.shape[1], 1)
+    if x.size == 0 or not rows_fit(d, x.dtype.itemsize, 5):
+        return aicpu_bn[0](x, weight, bias, epsilon=epsilon)
+    with op_scope("batch_norm"):
+        rows, inv = _channels_as_rows(x)
+        ones, zeros = np.ones(d, x.dtype), np.zeros(d, x.dtype)
+        xh, mean, var = layer_norm_rows(rows, ones, zeros, epsilon)
+        y = _channel_affine(xh, weight, bias, "Affine(channel)")
+        return gather("Transpose(CN->NC)", [y], inv, x.shape), mean, var
+
+
+def batch_norm_grad(x, dy, dmean, dvar, weight, epsilon):
+    d = x.size // max(x.shape[1], 1)
+    if x.size == 0 or not rows_fit(d, x.dtype.itemsize, 8):
+        return aicpu_bn[1](x, dy, dmean, dvar, weight, epsilon=epsilon)
+    with op_scope("batch_norm_grad"):
+        xr, inv = _channels_as_rows(x)
+        dyr, _ = _channels_as_rows(dy)
+        dx, dyxh = layer_norm_grad_rows(xr, dyr, np.ascontiguousarray(dmean), np.ascontiguousarray(dvar),
+                                        np.ones(d, x.dtype), epsilon, row_gamma=weight)
+        dw = _reduce_2d(dyxh, "sum", x.dtype)
+        db = _reduce_2d(dyr, "sum", x.dtype)
+        return gather("Transpose(CN->NC)", [dx], inv, x.shape), dw, db
+
+
+def batch_norm_infer(x, weight, bias, mean, var, epsilon):
+    """scale = weight / sqrt(var + eps), shift = bias - mean * scale (a C-element Vector kernel), then one Vector
+    pass over x with the per-channel scale and shift."""
+    with op_scope("batch_norm_infer"):
+        c = x.shape[1]
+        scale = elementwise("Rsqrt*Mul", lambda w, v: w / np.sqrt(v + x.dtype.type(epsilon)), [weight, var],
+                            ["full", "full"], [x.dtype], (c,), 6)
+        shift = elementwise("Sub(Mul)", lambda b, m, s: b - m * s, [bias, mean, scale], ["full"] * 3, [x.dtype],
+                            (c,), 2)
+        rows, inv = _channels_as_rows(x)
+        y = _channel_affine(rows, scale, shift, "Affine(channel)")
+        return gather("Transpose(CN->NC)", [y], inv, x.shape)
+
+
+aicpu_bn = [None, None]     # set by table.install: AI CPU fallbacks for channels too long for the UB

@@ -48,9 +48,6 @@ _AICPU = {
     "max_pool_grad": "scatter of each window's gradient to its argmax (ties, overlapping windows)",
     "max_pool_grad_grad": "gather through each window's argmax",
     "avg_pool_grad": "scatter-add of window gradients",
-    "batch_norm": "per-channel statistics across N and H*W (not yet a Vector kernel)",
-    "batch_norm_grad": "per-channel reductions across N and H*W (not yet a Vector kernel)",
-    "batch_norm_infer": "per-channel affine (not yet a Vector kernel)",
 }
 _INPLACE = {"assign": ((0,), 1), "apply_momentum": ((0, 1), 1), "sgd": ((0, 3, 5), 1), "adam": ((0, 1, 2), 3),
             "adam_weight_decay": ((0, 1, 2), 3)}
@@ -106,6 +103,11 @@ ROUTES.update({
     "layer_norm_grad": ("rows", "LayerNormGrad row kernel + column ReduceSum for dgamma/dbeta (AI CPU when "
                                 "begin_params_axis < begin_norm_axis)"),
     "max_pool": ("rows", "window gather (MTE, pad = -inf) + row ReduceMax"),
+    "batch_norm": ("rows", "channels as rows (MTE transpose) + LayerNorm row kernel + per-channel affine (Vector) "
+                           "+ transpose back (AI CPU when one channel overflows the UB)"),
+    "batch_norm_grad": ("rows", "channels as rows + LayerNormGrad row kernel with the weight per row + row "
+                                "ReduceSums for dweight/dbias"),
+    "batch_norm_infer": ("vector", "per-channel scale/shift (a C-element Vector kernel) + one affine pass"),
     "avg_pool": ("rows", "window gather (MTE) + row ReduceSum + Div by the window count"),
 })
 
@@ -114,6 +116,8 @@ def _impl(name, prim):
     route = ROUTES[name][0]
     if name in ("zeros_like", "ones_like", "fill"):
         return B.duplicate(_fill_value(name))
+    if name == "batch_norm_infer":
+        return B.batch_norm_infer
     if route == "vector":
         return B.elementwise_op(prim, _PASSES.get(name, 1))
     if route == "inplace":
@@ -133,7 +137,8 @@ def _impl(name, prim):
         "softmax": B.softmax_family("softmax"), "log_softmax": B.softmax_family("log_softmax"),
         "softmax_grad": B.softmax_family("softmax_grad"), "log_softmax_grad": B.softmax_family("log_softmax_grad"),
         "sparse_softmax_cross_entropy": B.xent, "sparse_softmax_cross_entropy_grad": B.xent_grad,
-        "layer_norm": B.layer_norm, "layer_norm_grad": B.layer_norm_grad,
+        "layer_norm": B.layer_norm, "layer_norm_grad": B.layer_norm_grad, "batch_norm": B.batch_norm,
+        "batch_norm_grad": B.batch_norm_grad, "batch_norm_infer": B.batch_norm_infer,
         "max_pool": B.pool("max"), "avg_pool": B.pool("avg"),
     }
     return special[name]
@@ -158,6 +163,7 @@ def install(registry=None):
         raise RuntimeError(f"Ascend backend: no kernel or decomposition for primitives {missing}; add them to "
                            f"kernels/ascend/table.py ROUTES")
     B.aicpu_layer_norm[:] = [B.aicpu(registry["layer_norm"]), B.aicpu(registry["layer_norm_grad"])]
+    B.aicpu_bn[:] = [B.aicpu(registry["batch_norm"]), B.aicpu(registry["batch_norm_grad"])]
     for name, prim in registry.items():
         prim.impl["Ascend"] = _scoped(name, _impl(name, prim))
     return len(registry)

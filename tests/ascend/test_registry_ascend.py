@@ -57,3 +57,9 @@ def test_ascend_kernel_matches_cpu(name, i, case):
     # it ran on the simulated chip (a view moves nothing; a gather whose index map is the identity neither)
     if ROUTES[name][0] not in ("view", "mte") and max((np.asarray(a).size for a in ins), default=0) > 0:
         assert prof and prof[-1].op == name and prof.cycles > 0
+
+
+def test_routes_document_is_current():
+    from pathlib import Path
+    doc = Path(ascend.__file__).with_name("ROUTES.md").read_text()
+    assert ascend.route_table() in doc, "regenerate kernels/ascend/ROUTES.md from route_table()"

@@ -14,6 +14,7 @@ from mindlab.kernels import ascend
 from mindlab.passes.fusion import fusion_options
 
 from ..parallel.nets import LeNet5
+from ..graph.test_modes_agree import BNNet
 
 LOSS_RTOL = 1e-2
 PARAM_ATOL, PARAM_RTOL = 1e-2, 2e-2
@@ -46,7 +47,8 @@ def _train(make_net, x, y, mode, device, steps=3, optimizer="momentum"):
     return losses, [p.asnumpy() for p in net.get_parameters()], prof
 
 
-CASES = {"mlp": (MLP, (8, 32), 10, "momentum"), "lenet5": (LeNet5, (2, 1, 32, 32), 10, "momentum")}
+CASES = {"mlp": (MLP, (8, 32), 10, "momentum"), "lenet5": (LeNet5, (2, 1, 32, 32), 10, "momentum"),
+         "batchnorm_dropout": (BNNet, (4, 3, 6, 6), 5, "momentum")}
 # (Adam is left to the kernel tests: its normalised step turns fp16-sized gradient differences near zero into
 # lr-sized parameter differences, which says nothing about the kernels)
 
