@@ -1,6 +1,7 @@
 """``mindlab.jit``: compile a function (or a Cell's construct) to a graph once per input signature and run the
 compiled program. The compile cache is keyed by (function, self object, input signature); ``cache_info()`` counts
-hits and misses."""
+hits and misses. Under a parallel ``set_auto_parallel_context`` a call is planned and run on the device mesh
+instead (``mindlab.parallel.auto``); those programs are cached here too (``parallel_info()``)."""
 import functools
 
 import numpy as np
@@ -41,6 +42,7 @@ class Compiled:
         self.optimized, self.pass_log = optimize(self.graph)
         self.program = Program(self.optimized)
         self.weights = [p.default for p in self.optimized.params]
+        self.plan = None        # the latest auto-parallel plan made for this specialization (mindlab.parallel.auto)
         _events.publish("compile", compiled=self)     # for notebook tools (mindlab.jupyter); free when unheard
 
     def views(self):
@@ -70,6 +72,8 @@ class JitFunction:
         self.fn, self.self_obj = fn, self_obj
         self.cache = {}
         self.hits = self.misses = 0
+        self.parallel_cache = {}          # (signature, auto-parallel context) -> ParallelProgram
+        self.plans = self.parallel_hits = 0
         functools.update_wrapper(self, fn)
 
     def compiled(self, *args, **kwargs):
@@ -85,10 +89,18 @@ class JitFunction:
         return entry
 
     def __call__(self, *args, **kwargs):
+        from ..parallel import auto
+        key = auto.active()
+        if key is not None:
+            return auto.call(self, key, args, kwargs)
         return self.compiled(*args, **kwargs).run(args, kwargs)
 
     def cache_info(self):
         return {"hits": self.hits, "misses": self.misses, "size": len(self.cache)}
+
+    def parallel_info(self):
+        """Plans made (``plans``) and reused (``hits``) for calls under a parallel auto-parallel context."""
+        return {"plans": self.plans, "hits": self.parallel_hits, "size": len(self.parallel_cache)}
 
     def __get__(self, obj, objtype=None):   # @jit on a method: bind per instance
         if obj is None:

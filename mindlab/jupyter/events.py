@@ -7,6 +7,9 @@ The framework calls ``publish(kind, **payload)`` at a few points:
   parsed, optimized graph, pass log, program).
 * ``"grad"`` — in ``autodiff.graph_grad.run_graph_grad`` after compiling a gradient transform: ``compiled`` and
   ``function`` (the ``GradFunction``).
+* ``"plan"`` — in ``parallel.auto`` when a GRAPH_MODE call under a parallel auto-parallel context made a new plan:
+  ``plan`` (the ``ParallelPlan``: every op's strategy, its alternatives and why), ``program`` (the
+  ``ParallelProgram``) and ``target`` (the name of the Cell or function).
 
 ``publish`` returns at once when no one subscribed, so the hooks cost one list check. A subscriber that raises is
 reported with a warning and does not break the compile that published the event.

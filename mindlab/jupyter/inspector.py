@@ -79,39 +79,21 @@ def plan_summary(plan, target):
             "search_mode": str(getattr(plan, "search_mode", "") or ""),
             "mesh": [int(n) for n in getattr(mesh, "shape", ())],
             "cost": {k: float(v) for k, v in cost.items() if isinstance(v, (int, float))},
-            "ops": len(getattr(getattr(plan, "problem", None), "ops", ()) or ())}
+            "ops": len(getattr(getattr(plan, "problem", None), "ops", ()) or ()),
+            "choices": _plan_choices(plan)}
 
 
-def summarize_plan(plan, target=""):
-    """A plain-JSON summary of a ``ParallelPlan``: mode, mesh, cost breakdown and every op's chosen strategy with
-    the reason it was chosen and how many alternatives were weighed."""
+def _plan_choices(plan):
+    """Every op's chosen strategy, why, and how many alternatives were weighed (a ParallelPlan; [] otherwise)."""
+    if not hasattr(plan, "to_plan"):
+        return []
     from ..parallel.plan_json import _strategy
-    p = plan.to_plan()
-    c = plan.cost
-    return {
-        "target": str(target),
-        "parallel_mode": str(plan.parallel_mode),
-        "search_mode": plan.search_mode,
-        "mesh": {"shape": list(plan.mesh.shape), "axis_names": list(plan.mesh.axis_names)},
-        "cost": {k: float(c[k]) for k in ("total", "compute", "communication", "memory")},
-        "collectives": len(p.collectives),
-        "choices": [{"op": op.name, "id": op.id, "strategy": [list(d) for d in _strategy(op.strategy)], "why": op.reason,
-                     "alternatives": len(op.alternatives), "node": op.node}
-                    for op in p.ops.values()],
-    }
+    return [{"op": op.name, "id": op.id, "strategy": [list(d) for d in _strategy(op.strategy)], "why": op.reason,
+             "alternatives": len(op.alternatives), "node": op.node} for op in plan.to_plan().ops.values()]
 
 
 def describe(record):
     """One line of text for a record (what ``%mindlab inspect on`` prints without a panel)."""
-    if record["kind"] == "plan":
-        pl = record["plan"]
-        c = pl["cost"]
-        mesh = " x ".join(str(s) for s in pl["mesh"]["shape"])
-        return (f"[mindlab] #{record['seq']} planned {pl['target']} ({pl['parallel_mode']}"
-                + (f", {pl['search_mode']}" if pl["search_mode"] else "") + f") on a {mesh} mesh: "
-                f"{len(pl['choices'])} op strategies, {pl['collectives']} collectives, modelled "
-                f"{c['total'] * 1e6:.1f} us/step (compute {c['compute'] * 1e6:.1f}, communication "
-                f"{c['communication'] * 1e6:.1f}), {c['memory']:.0f} B/device")
     s = record["summary"]
     if record["kind"] == "error":
         at = f" at {s['source']['file']}:{s['source']['line']}: {s['source']['text']}" if s["source"] else ""
@@ -278,12 +260,6 @@ class Inspector:
                 comm.send({"type": "error", "request": data, "message": f"no plan record {data.get('seq')!r}"})
                 return
             comm.send({"type": "plan", "seq": record["seq"], "doc": record["compiled"].to_json()})
-        elif req == "plan":
-            record = self.find(data.get("seq"))
-            if record is None or record.get("parallel_plan") is None:
-                comm.send({"type": "error", "request": data, "message": f"no plan record {data.get('seq')!r}"})
-                return
-            comm.send({"type": "plan", "seq": record["seq"], "doc": record["parallel_plan"].to_json()})
         elif req == "clear":
             self.records.clear()
             self._by_compiled.clear()

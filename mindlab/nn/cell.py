@@ -73,6 +73,17 @@ class Cell:
         fn = self.__dict__.setdefault("_jit_construct", JitFunction(type(self).construct, self_obj=self))
         return fn.compiled(*args, **kwargs)
 
+    @property
+    def parallel_plan(self):
+        """The ``ParallelPlan`` of this cell's latest GRAPH_MODE call under a parallel auto-parallel context (None
+        before one); ``parallel_program`` is the ``ParallelProgram`` that ran it."""
+        prog = self.__dict__.get("_parallel_program")
+        return prog.plan if prog is not None else None
+
+    @property
+    def parallel_program(self):
+        return self.__dict__.get("_parallel_program")
+
     def _run_mixed(self, args, kwargs):
         """construct with float inputs and trainable float parameters cast to the ``to_float`` dtype (the casts are
         ops, so gradients flow back to the parameters in their own dtype)."""

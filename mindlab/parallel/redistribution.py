@@ -250,12 +250,13 @@ def _local_bytes(shape, sizes, dims, itemsize):
     return math.prod(shape) // math.prod(sizes[a] for axes in dims for a in axes) * itemsize
 
 
+_cached_cost = functools.lru_cache(maxsize=1 << 16)(collective_cost)   # the search asks the same costs often
+
+
 def _step_cost(kind, a, state, nxt, shape, mesh, itemsize, profile):
     sizes = mesh.shape
-    before = _local_bytes(shape, sizes, state[0], itemsize)
-    after = _local_bytes(shape, sizes, nxt[0], itemsize)
-    nbytes = after if kind == "split" else before
-    return collective_cost(kind, nbytes, sizes[a], profile, axis=mesh.axis_names[a])
+    nbytes = _local_bytes(shape, sizes, (nxt if kind == "split" else state)[0], itemsize)
+    return _cached_cost(kind, nbytes, sizes[a], profile, mesh.axis_names[a])
 
 
 @functools.lru_cache(maxsize=4096)

@@ -71,3 +71,83 @@ def data(batch, features, classes, seed=0, image=None):
     shape = (batch,) + (tuple(image) if image else (features,))
     return (Tensor(rng.standard_normal(shape).astype(np.float32)),
             Tensor(rng.integers(0, classes, batch).astype(np.int32)))
+
+
+class Attention(nn.Cell):
+    """Multi-head self-attention from nn.Dense and ops: (B, S, D) -> (B, S, D), ``heads`` heads."""
+
+    def __init__(self, d=32, heads=8):
+        super().__init__()
+        self.q, self.k, self.v, self.o = nn.Dense(d, d), nn.Dense(d, d), nn.Dense(d, d), nn.Dense(d, d)
+        self.heads, self.hd = heads, d // heads
+        self.scale = 1.0 / float(np.sqrt(d // heads))
+        self.softmax = nn.Softmax(-1)
+        self.scores = P.BatchMatMul(transpose_b=True)     # instances, so a hand plan can shard() them
+        self.mix = P.BatchMatMul()
+
+    def split_heads(self, t, b, s):
+        return ms.ops.transpose(ms.ops.reshape(t, (b, s, self.heads, self.hd)), (0, 2, 1, 3))
+
+    def construct(self, x):
+        b, s, d = x.shape
+        q = self.split_heads(self.q(x), b, s)
+        k = self.split_heads(self.k(x), b, s)
+        v = self.split_heads(self.v(x), b, s)
+        a = self.softmax(self.scores(q, k) * self.scale)
+        o = ms.ops.transpose(self.mix(a, v), (0, 2, 1, 3))
+        return self.o(ms.ops.reshape(o, (b, s, d)))
+
+
+class TransformerBlock(nn.Cell):
+    """Pre-norm transformer block: x + attn(ln1(x)), then + mlp(ln2(x)); then a classifier head on the mean over
+    the sequence (so a sparse cross-entropy loss trains it)."""
+
+    def __init__(self, d=32, heads=8, hidden=64, classes=10):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm((d,)), nn.LayerNorm((d,))
+        self.attn = Attention(d, heads)
+        self.fc1, self.fc2 = nn.Dense(d, hidden), nn.Dense(hidden, d)
+        self.gelu = nn.GELU()
+        self.head = nn.Dense(d, classes)
+
+    def construct(self, x):
+        x = x + self.attn(self.ln1(x))
+        x = x + self.fc2(self.gelu(self.fc1(self.ln2(x))))
+        return self.head(ms.ops.mean(x, 1))
+
+
+def megatron(net, dp, mp):
+    """Megatron-style hand strategies on an MLP or a TransformerBlock for a (dp, mp) mesh: Dense layers column- then
+    row-split (q/k/v and fc1 by output features, o and fc2 by input features), attention split by heads, the batch
+    over dp."""
+    def column(dense):
+        dense.matmul.shard(((dp, 1), (mp, 1)))
+
+    def row(dense):
+        dense.matmul.shard(((dp, mp), (1, mp)))
+    if isinstance(net, MLP):
+        column(net.fc1)
+        row(net.fc2)
+        return net
+    a = net.attn
+    for d in (a.q, a.k, a.v, net.fc1):
+        column(d)
+    for d in (a.o, net.fc2):
+        row(d)
+    a.scores.shard(((dp, mp, 1, 1), (dp, mp, 1, 1)))
+    a.mix.shard(((dp, mp, 1, 1), (dp, mp, 1, 1)))
+    return net
+
+
+class TwoMatMul(nn.Cell):
+    """MindSpore's classic parallel test net: ``(x @ w1) @ w2`` with MatMul primitives."""
+
+    def __init__(self, k=64, m=256, n=32):
+        super().__init__()
+        rng = np.random.default_rng(7)
+        self.w1 = ms.Parameter(Tensor(rng.standard_normal((k, m)).astype(np.float32) * 0.1), name="w1")
+        self.w2 = ms.Parameter(Tensor(rng.standard_normal((m, n)).astype(np.float32) * 0.1), name="w2")
+        self.mm1, self.mm2 = P.MatMul(), P.MatMul()
+
+    def construct(self, x):
+        return self.mm2(self.mm1(x, self.w1), self.w2)
