@@ -5,6 +5,11 @@ import numbers
 import numpy as np
 
 from . import dtype as mdt
+from . import context as _context
+from . import device as _device
+
+_ctx = _context._state
+_host = _device.host
 
 __all__ = ["Tensor", "Parameter", "ParameterTuple"]
 
@@ -12,6 +17,9 @@ __all__ = ["Tensor", "Parameter", "ParameterTuple"]
 def _to_array(data, dtype):
     """numpy array for Tensor(input_data, dtype) with MindSpore's default dtypes: Python floats -> float32,
     ints -> int64, bools -> bool; numpy arrays keep their dtype."""
+    if isinstance(data, Tensor) and _device.is_device_array(data._data) or _device.is_device_array(data):
+        arr = data._data if isinstance(data, Tensor) else data      # a device array: copied on the device
+        return arr.astype(mdt.to_np(dtype)) if dtype is not None else arr.copy()
     if isinstance(data, Tensor):
         arr = data._data
     elif isinstance(data, np.ndarray):
@@ -67,6 +75,8 @@ class Tensor:
             if shape is not None or init is not None:
                 raise TypeError("Tensor: give either input_data or shape/init, not both")
             arr = _to_array(input_data, dtype)
+        if _ctx["device_target"] == "GPU":
+            arr = _device.place(arr)
         self._data = arr
         self._node = None
 
@@ -97,22 +107,23 @@ class Tensor:
 
     def asnumpy(self):
         """The tensor's values as a numpy array (a copy: changing it never changes the tensor)."""
-        return np.array(self._data, copy=True)
+        return _device.to_host(self._data)
 
     def numpy(self):
         return self.asnumpy()
 
     def __array__(self, dtype=None, copy=None):
-        return self._data if dtype is None else self._data.astype(dtype)
+        d = self._data if self._data.__class__ is np.ndarray else _host(self._data)
+        return d if dtype is None else d.astype(dtype)
 
     def item(self):
         if self._data.size != 1:
             raise ValueError(f"Tensor.item: only a tensor of one element converts to a Python scalar, "
                              f"this one has shape {list(self.shape)}")
-        return self._data.item()
+        return _host(self._data).item()
 
     def tolist(self):
-        return self._data.tolist()
+        return _host(self._data).tolist()
 
     def __float__(self):
         return float(self.item())
@@ -129,7 +140,7 @@ class Tensor:
         if self._data.size != 1:
             raise ValueError(f"The truth value of a tensor with shape {list(self.shape)} is ambiguous; "
                              f"use .any() or .all()")
-        return bool(self._data.item())
+        return bool(_host(self._data).item())
 
     def __len__(self):
         if self._data.ndim == 0:
@@ -145,15 +156,15 @@ class Tensor:
 
     # ------------------------------------------------------------------ printing (like MindSpore)
     def __str__(self):
-        return str(self._data)
+        return str(_host(self._data))
 
     def __repr__(self):
-        body = np.array2string(self._data, separator=" ", prefix="Tensor(shape=[], dtype=Float32, value=")
+        body = np.array2string(_host(self._data), separator=" ", prefix="Tensor(shape=[], dtype=Float32, value=")
         return f"Tensor(shape={list(self.shape)}, dtype={self.dtype}, value={body})"
 
     def __format__(self, spec):
         if self._data.ndim == 0:
-            return format(self._data.item(), spec)
+            return format(_host(self._data).item(), spec)
         return format(str(self), spec)
 
     def __reduce__(self):
@@ -177,6 +188,8 @@ class Parameter(Tensor):
         if isinstance(default_input, (numbers.Number, np.generic)):
             default_input = Tensor(default_input)
         super().__init__(default_input)
+        if _ctx["device_target"] == "GPU":   # parameters live on the device, scalars too (moved once)
+            self._data = _device.to_device(self._data)
         self._auto_name = name is None
         self.name = "Parameter" if name is None else str(name)
         self.requires_grad = bool(requires_grad)
@@ -188,7 +201,10 @@ class Parameter(Tensor):
         if arr.shape != self._data.shape:
             raise ValueError(f"Parameter {self.name!r}.set_data: shape {list(arr.shape)} does not match the "
                              f"parameter's shape {list(self._data.shape)}")
-        self._data = np.array(arr, dtype=self._data.dtype, copy=True)
+        if _device.is_device_array(self._data) or _device.is_device_array(arr):
+            self._data = _device.to_device(arr).astype(self._data.dtype, copy=True)
+        else:
+            self._data = np.array(arr, dtype=self._data.dtype, copy=True)
         return self
 
     @property

@@ -23,7 +23,7 @@ __all__ = ["init", "release", "is_initialized", "get_rank", "get_group_size", "g
            "MCCL_WORLD_COMM_GROUP", "CommunicationError", "BACKENDS"]
 
 BACKENDS = ("sim", "mpi")
-_LATER = {"nccl": "the nccl backend comes with GPU support and is not in this build",
+_LATER = {"nccl": "it needs a CUDA GPU and cupy with NCCL (pip install 'mindlab[gpu]')",
           "hccl": "there is no Ascend hardware here (the Ascend simulator runs in one process: use 'sim')",
           "mccl": "mccl is MindSpore's CPU backend; mindlab's is 'mpi'"}
 
@@ -60,10 +60,11 @@ def init(backend_name=None):
         backend_name = "mpi"
     if backend_name is None:
         backend_name = "sim"
-    if backend_name in _LATER:
+    nccl = backend_name == "nccl" and _nccl_available()   # GPUs: the nccl communicator (parallel/comm/nccl.py)
+    if backend_name in _LATER and not nccl:
         raise RuntimeError(f"init: backend {backend_name!r} is not available: {_LATER[backend_name]}. "
                            f"Available: {list(BACKENDS)}")
-    if backend_name not in BACKENDS:
+    if backend_name not in BACKENDS and not nccl:
         raise ValueError(f"init: backend_name must be one of {list(BACKENDS)} or None, got {backend_name!r}")
     if _state["backend"] is not None:
         if _state["backend"] != backend_name:
@@ -72,10 +73,18 @@ def init(backend_name=None):
         return
     if backend_name == "mpi":
         world = MPICommunicator.world()
+    elif nccl:
+        from ..parallel.comm.nccl import NCCLCommunicator
+        world = NCCLCommunicator.world()
     else:
         world = SimWorld(1).comm(0)
     _state.update(backend=backend_name, world=world, groups={}, comms=weakref.WeakKeyDictionary())
     GlobalComm.BACKEND, GlobalComm.INITED = backend_name, True
+
+
+def _nccl_available():
+    from ..parallel.comm.nccl import nccl_available
+    return nccl_available()
 
 
 def release():

@@ -7,6 +7,7 @@ IR when the autodiff pass differentiates a graph.
 """
 import numpy as np
 
+from ..device import host as _host
 from .. import dtype as mdt
 from ..errors import MindlabError, current_source, user_source, where
 from ..ops.abstract import AbstractTensor
@@ -120,7 +121,8 @@ def to_node(value, graph=None):
     if _weight_hooks and isinstance(value, Parameter):
         return _weight_hooks[-1](value).node
     if isinstance(value, Tensor):
-        return g.constant(value._data, AbstractTensor(value.shape, value.dtype), current_source())
+        # constants are host arrays in the IR (passes fold them with CPU kernels); the executor moves them back
+        return g.constant(_host(value._data), AbstractTensor(value.shape, value.dtype), current_source())
     raise TypeError(f"expected a tensor in the graph, got {type(value).__name__}.{where()}")
 
 

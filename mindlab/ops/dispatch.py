@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import context as _context
 from .. import dtype as mdt
+from .. import device as _device
 from ..errors import MindlabError, where
 from ..tensor import Tensor, _wrap
 from ..autodiff.tape import STATE as _TAPE, record as _record
@@ -91,10 +92,10 @@ def bind(prim, *args, **attrs):
                            f"{type(exc).__name__}: {exc}.{where()}") from exc
     if prim.outputs == 1:
         if out.__class__ is not _ndarray or out.dtype is not out_np:
-            out = np.asarray(out, dtype=out_np)
+            out = _coerce(out, out_np)
         res = _wrap(out)
     else:
-        res = tuple(_wrap(o if (o.__class__ is _ndarray and o.dtype is d) else np.asarray(o, dtype=d))
+        res = tuple(_wrap(o if (o.__class__ is _ndarray and o.dtype is d) else _coerce(o, d))
                     for o, d in zip(out, out_np))
     if _TAPE.levels:
         for a in args:
@@ -102,6 +103,14 @@ def bind(prim, *args, **attrs):
                 _record(prim, args, attrs, res)
                 break
     return res
+
+
+def _coerce(out, dt):
+    """A kernel's result as an array of the inferred dtype on the context's device (numpy for CPU, a device array
+    for GPU: never a silent copy to the host)."""
+    if _ctx["device_target"] == "GPU":
+        return _device.coerce(out, dt)
+    return np.asarray(out, dtype=dt)
 
 
 def _infer_for_cache(prim, args, attrs, key):

@@ -8,6 +8,7 @@ import functools
 import numpy as np
 
 from .. import context as _context
+from .. import device as _device
 from ..errors import MindlabError
 from ..ir.anf import Apply, Constant, Param, Graph, MAKE_TUPLE, TUPLE_GETITEM, IF, WHILE, PRINT, AbstractTuple
 from ..ops.registry import Primitive
@@ -21,6 +22,11 @@ def _fix(value, dt):
     if value.__class__ is _ndarray and value.dtype is dt:
         return value
     return np.asarray(value, dtype=dt)
+
+
+def _fix_gpu(value, dt):
+    """GPU kernel results to the inferred dtype, as device arrays (never copied to the host)."""
+    return _device.coerce(value, dt)
 
 
 class Program:
@@ -38,7 +44,8 @@ class Program:
     def _generate(self):
         g = self.graph
         names = {}
-        consts = {"_fix": _fix}
+        gpu = self.device == "GPU"
+        consts = {"_fix": _fix_gpu if gpu else _fix}
         lines = []
         for k, p in enumerate(g.params):
             names[id(p)] = f"a{k}"
@@ -51,7 +58,10 @@ class Program:
         def ref(node):
             if isinstance(node, Constant):
                 key = f"c{node.id}"
-                consts[key] = node.value
+                value = node.value
+                if gpu and isinstance(value, np.ndarray):   # constants move to the device once, at build
+                    value = _device.to_device(value)
+                consts[key] = value
                 return key
             try:
                 return names[id(node)]
@@ -159,5 +169,5 @@ class _Print:
 
     def __call__(self, *arrays):
         it = iter(arrays)
-        print(self.sep.join(str(next(it)) if t is None else t for t in self.template))
+        print(self.sep.join(str(_device.host(next(it))) if t is None else t for t in self.template))
         return ()

@@ -1,0 +1,172 @@
+"""Fused elementwise kernels for the GPU: a ``FusedExpr`` (``kernels/cpu/fused.py`` describes it) becomes one
+numba-cuda kernel — one pass over device memory for a whole chain of elementwise ops.
+
+The steps are the same scalar expressions the CPU generator uses (each primitive's ``fuse`` template); their
+vocabulary maps to CUDA device functions here: ``fexp``/``flog``/``ftanh``/``fsqrt`` -> CUDA's libdevice math
+(``math.exp``..., float32 in float32), ``fsigmoid`` -> ``1 / (1 + exp(-x))`` computed without overflow,
+``fmaximum``/``fminimum`` -> numpy's NaN-propagating max/min, ``np.sign``/``np.floor`` -> ``fsign``/``ffloor``.
+The generated kernel is a grid-stride loop over the flattened output; full inputs are read at the element, row
+inputs (a bias) at the column, scalar inputs once from a one-element device array:
+
+    def fused_kernel(n, n_cols, in0, in1, in2, out0):
+        s1 = in1[0]
+        s2 = in2[0]
+        for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+            v0 = in0[i]
+            t0 = float32(v0 * s1)   # mul
+            ...
+            out0[i] = t2
+
+Kernels are cached by source; numba compiles each on its first launch.
+"""
+import math
+import threading
+
+import numpy as np
+from numba import cuda
+
+from ..cpu.fused import scalar_type_name, _TYPE_NAMES
+from .runtime import xp, dev, launch
+
+__all__ = ["compile_expr", "FusedCudaCall", "KERNELS", "cuda_source"]
+
+
+@cuda.jit(device=True, inline=True)
+def fexp(x):
+    return math.exp(x)
+
+
+@cuda.jit(device=True, inline=True)
+def flog(x):
+    return math.log(x)
+
+
+@cuda.jit(device=True, inline=True)
+def ftanh(x):
+    return math.tanh(x)
+
+
+@cuda.jit(device=True, inline=True)
+def fsqrt(x):
+    return math.sqrt(x)
+
+
+@cuda.jit(device=True, inline=True)
+def fsigmoid(x):
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@cuda.jit(device=True, inline=True)
+def fmaximum(a, b):
+    return a if (a > b) | (a != a) else b
+
+
+@cuda.jit(device=True, inline=True)
+def fminimum(a, b):
+    return a if (a < b) | (a != a) else b
+
+
+@cuda.jit(device=True, inline=True)
+def fsign(x):
+    if x > 0:
+        return 1 + x * 0
+    if x < 0:
+        return -1 + x * 0
+    return x
+
+
+@cuda.jit(device=True, inline=True)
+def ffloor(x):
+    if x != x or x - x != 0:       # NaN or +-inf
+        return x
+    return x - (x % 1)
+
+
+NAMESPACE = {"math": math, "np": np, "cuda": cuda, "fexp": fexp, "flog": flog, "ftanh": ftanh, "fsqrt": fsqrt,
+             "fsigmoid": fsigmoid, "fmaximum": fmaximum, "fminimum": fminimum, "fsign": fsign, "ffloor": ffloor}
+NAMESPACE.update({name: np.dtype(dt).type for dt, name in _TYPE_NAMES.items()})
+_RENAMES = (("np.sign(", "fsign("), ("np.floor(", "ffloor("))
+
+
+def cuda_source(expr):
+    """Python source of the numba-cuda kernel for FusedExpr ``expr``."""
+    ins = [f"in{k}" for k in range(len(expr.inputs))]
+    outs = [f"out{k}" for k in range(len(expr.outputs))]
+    lines = [f"def fused_kernel(n, n_cols, {', '.join(ins + outs)}):"]
+    for k, (kind, _) in enumerate(expr.inputs):
+        if kind == "scalar":
+            lines.append(f"    s{k} = in{k}[0]")
+    lines.append("    for i in range(cuda.grid(1), n, cuda.gridsize(1)):")
+    body = []
+    if expr.has_rows:
+        body.append("j = i % n_cols")
+    for k, (kind, _) in enumerate(expr.inputs):
+        if kind == "full":
+            body.append(f"v{k} = in{k}[i]")
+        elif kind == "row":
+            body.append(f"v{k} = in{k}[j]")
+    for k, (text, dtype, label) in enumerate(expr.steps):
+        for old, new in _RENAMES:
+            text = text.replace(old, new)
+        body.append(f"t{k} = {scalar_type_name(dtype)}({text})" + (f"   # {label}" if label else ""))
+    for k, step in enumerate(expr.outputs):
+        body.append(f"out{k}[i] = t{step}")
+    lines += ["        " + b for b in body]
+    return "\n".join(lines) + "\n"
+
+
+KERNELS = {}
+_lock = threading.Lock()
+
+
+def _kernel(source):
+    k = KERNELS.get(source)
+    if k is None:
+        with _lock:
+            k = KERNELS.get(source)
+            if k is None:
+                ns = dict(NAMESPACE)
+                exec(compile(source, "<mindlab fused cuda kernel>", "exec"), ns)   # our generated loop
+                k = KERNELS[source] = cuda.jit(ns["fused_kernel"])
+    return k
+
+
+class FusedCudaCall:
+    """The GPU kernel of a fused node: ``call(*device_arrays)`` -> device array (one output) or a tuple."""
+
+    def __init__(self, expr, shape, row_size=1):
+        self.expr = expr
+        self.shape = tuple(shape)
+        self.size = int(np.prod(self.shape, dtype=np.int64))
+        self.n_cols = row_size if expr.has_rows else 1
+        self.source = cuda_source(expr)
+        self.kernel = _kernel(self.source)
+        self.in_dtypes = [dt for _, dt in expr.inputs]
+        self.kinds = [kind for kind, _ in expr.inputs]
+        self.out_dtypes = [expr.steps[k][1] for k in expr.outputs]
+        self._expect = [{"full": self.size, "scalar": 1, "row": self.n_cols}[kind] for kind in self.kinds]
+
+    def __call__(self, *arrays):
+        if len(arrays) != len(self.in_dtypes):
+            raise ValueError(f"fused kernel takes {len(self.in_dtypes)} inputs, got {len(arrays)}")
+        m = xp()
+        args = []
+        for k, (a, dt, n) in enumerate(zip(arrays, self.in_dtypes, self._expect)):
+            a = dev(a, dt)
+            if a.size != n:
+                raise ValueError(f"fused kernel input {k}: expected {n} elements, got shape {list(a.shape)}")
+            args.append(m.ascontiguousarray(a).reshape(-1))
+        outs = [m.empty(self.size, dt) for dt in self.out_dtypes]
+        launch(self.kernel, self.size, self.size, self.n_cols, *args, *outs)
+        outs = [o.reshape(self.shape) for o in outs]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def compile_expr(expr, shape, row_size=1, work_per_element=1.0):
+    """A FusedCudaCall for ``expr`` producing device arrays of ``shape`` (the fusion pass's builder for GPU)."""
+    if not expr.outputs:
+        raise ValueError("a fused expression needs at least one output")
+    return FusedCudaCall(expr, shape, row_size)
