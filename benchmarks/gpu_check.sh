@@ -9,6 +9,7 @@ BENCH_S=${BENCH_S:-150}
 SUITE_S=${SUITE_S:-170}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD:$PWD/build/gpu_pylib"     # build/gpu_pylib: pytest, when the image has none
+export NUMBA_CUDA_ARRAY_INTERFACE_SYNC=0 NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS=0
 {
   date -u; nvidia-smi; "$PY" -c "import sys, numpy, numba, scipy; print(sys.version); print('numpy', numpy.__version__, 'numba', numba.__version__, 'scipy', scipy.__version__)"
   "$PY" -c "import cupy; print('cupy', cupy.__version__, 'cuda runtime', cupy.cuda.runtime.runtimeGetVersion()); from cupy.cuda import nccl; print('nccl', nccl.available)"
