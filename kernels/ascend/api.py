@@ -419,31 +419,52 @@ def _vec(name, dsts, srcs, count, repeats_per_pass=None, elem_bytes=None, sizes=
              tuple(t.slot for t in dsts), name)
 
 
+def _store(dst, count, value, mask):
+    """Write ``value`` to dst[:count]; with ``mask`` only the lanes it enables in each 256-byte repeat: an int
+    (the first ``mask`` elements of every repeat, Ascend's continuous mask) or a bool array of one repeat's lanes
+    (the bit mask). Masked-off lanes keep their old value and still cost their repeat."""
+    if mask is None:
+        dst.data[:count] = value
+        return
+    lanes = current_core().prof.vector_bytes // dst.dtype.itemsize
+    if isinstance(mask, (int, np.integer)):
+        if not 0 <= mask <= lanes:
+            raise AscendError(f"vector mask {mask} must be in [0, {lanes}] for {dst.dtype} ({lanes} lanes per repeat)")
+        keep = np.arange(lanes) < mask
+    else:
+        keep = np.asarray(mask, bool)
+        if keep.shape != (lanes,):
+            raise AscendError(f"a bit mask must have {lanes} lanes for {dst.dtype}, got shape {list(keep.shape)}")
+    sel = np.resize(keep, count)
+    d = dst.data[:count]
+    d[sel] = np.broadcast_to(value, (count,))[sel]
+
+
 def _binary(name, fn):
-    def op(dst, src0, src1, count):
+    def op(dst, src0, src1, count, mask=None):
         _vec(name, (dst,), (src0, src1), count)
-        dst.data[:count] = fn(src0.data[:count], src1.data[:count])
+        _store(dst, count, fn(src0.data[:count], src1.data[:count]), mask)
     op.__name__ = name
-    op.__doc__ = f"Vector: dst[:count] = {name}(src0, src1) elementwise."
+    op.__doc__ = f"Vector: dst[:count] = {name}(src0, src1) elementwise (``mask``: lanes enabled per repeat)."
     return op
 
 
 def _scalar_op(name, fn):
-    def op(dst, src, scalar, count):
+    def op(dst, src, scalar, count, mask=None):
         _vec(name, (dst,), (src,), count)
-        dst.data[:count] = fn(src.data[:count], np.asarray(scalar, dst.dtype))
+        _store(dst, count, fn(src.data[:count], np.asarray(scalar, dst.dtype)), mask)
     op.__name__ = name
-    op.__doc__ = f"Vector: dst[:count] = {name}(src, scalar) elementwise."
+    op.__doc__ = f"Vector: dst[:count] = {name}(src, scalar) elementwise (``mask``: lanes enabled per repeat)."
     return op
 
 
 def _unary(name, fn):
-    def op(dst, src, count):
+    def op(dst, src, count, mask=None):
         _vec(name, (dst,), (src,), count)
         with np.errstate(all="ignore"):
-            dst.data[:count] = fn(src.data[:count])
+            _store(dst, count, fn(src.data[:count]), mask)
     op.__name__ = name
-    op.__doc__ = f"Vector: dst[:count] = {name}(src) elementwise."
+    op.__doc__ = f"Vector: dst[:count] = {name}(src) elementwise (``mask``: lanes enabled per repeat)."
     return op
 
 

@@ -19,7 +19,8 @@ longer of its slowest core and its HBM bytes over the HBM bandwidth (``KernelRec
 
 **Records.** Every launch makes a ``KernelRecord`` (cycles, seconds at the profile's clock, busy cycles and
 utilisation per pipe, bytes moved, flops, instruction counts). Records of one registry op are grouped in an
-``OpRecord``; ``profile()`` collects them and ``last_profile()`` returns the latest.
+``OpRecord``; ``profile()`` collects them, ``last_profile()`` returns the latest, and each is published as an
+``"ascend_op"`` event (``mindlab.jupyter.events``) for notebook tools such as the Inspector.
 """
 import contextlib
 import threading
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .device import current_profile
+from mindlab.jupyter import events as _events
 
 __all__ = ["AscendError", "BufferOverflowError", "AlignmentError", "PIPES", "Slot", "Core", "GlobalTensor",
            "launch", "KernelRecord", "OpRecord", "profile", "last_profile", "op_scope", "current_core",
@@ -321,6 +323,7 @@ def _publish(op_rec):
     _last[0] = op_rec
     for c in _collectors:
         c.append(op_rec)
+    _events.publish("ascend_op", record=op_rec)     # for notebook tools (free when nobody subscribed)
 
 
 @contextlib.contextmanager

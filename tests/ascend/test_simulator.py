@@ -219,3 +219,48 @@ def test_profiles_are_named_and_derived():
     assert ascend.last_profile().kernels[0].cores == 1 and ascend.last_profile().kernels[0].profile == "one-core"
     with pytest.raises(ValueError, match="unknown Ascend profile"):
         ascend.set_profile("ascend999")
+
+
+def test_op_records_are_published_for_notebook_tools():
+    import mindlab as ms
+    from mindlab.jupyter import events
+    seen = []
+    events.subscribe(seen.append)
+    try:
+        ms.set_context(device_target="Ascend")
+        ms.ops.exp(ms.Tensor(np.zeros(100, np.float32)))
+    finally:
+        events.unsubscribe(seen.append)
+    recs = [e.payload["record"] for e in seen if e.kind == "ascend_op"]
+    assert [r.op for r in recs] == ["exp"] and recs[0].cycles > 0
+
+
+def test_vector_masks_enable_lanes_per_repeat():
+    def masked(x_gm, out):
+        pipe = TPipe()
+        q = TQue(TPosition.VECIN, 1, "q")
+        pipe.InitBuffer(q, 1, 512)
+        t = q.AllocTensor(np.float32)                     # 128 floats = two 256-byte repeats of 64 lanes
+        DataCopy(t, x_gm, 128)
+        ascend.Adds(t, t, 100.0, 128, mask=8)             # the first 8 lanes of each repeat
+        lanes = np.zeros(64, bool)
+        lanes[::2] = True
+        ascend.Muls(t, t, -1.0, 128, mask=lanes)          # every other lane
+        out.append(t.data[:128].copy())
+    x = np.arange(128, dtype=np.float32)
+    out = []
+    launch(masked, 1, GlobalTensor(x), out)
+    want = x.copy()
+    want[np.arange(128) % 64 < 8] += 100
+    want[::2] *= -1
+    np.testing.assert_array_equal(out[0], want)
+    with pytest.raises(AscendError, match="mask 65 must be in"):
+        launch(_bad_mask, 1, GlobalTensor(x))
+
+
+def _bad_mask(g):
+    pipe = TPipe()
+    q = TQue(TPosition.VECIN, 1, "q")
+    pipe.InitBuffer(q, 1, 256)
+    t = q.AllocTensor(np.float32)
+    ascend.Adds(t, t, 1.0, 64, mask=65)
