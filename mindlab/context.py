@@ -51,6 +51,8 @@ def set_context(**kwargs):
             if value == "Ascend":   # the simulated AI core: install its kernels on first use
                 from .kernels.ascend import enable as _enable_ascend
                 _enable_ascend()
+            if value == "GPU":
+                _load_gpu()
         elif key == "device_id":
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"set_context: device_id must be a non-negative int, got {value!r}")
@@ -62,6 +64,17 @@ def set_context(**kwargs):
     _state.update(new)
     for fn in _listeners:
         fn(dict(_state))
+
+
+def _load_gpu():
+    """Load the GPU backend (mindlab.kernels.cuda) into the registry; a clear error when cupy is missing."""
+    from . import device
+    try:
+        device.xp()
+    except RuntimeError as exc:
+        raise RuntimeError(f"set_context: {exc}") from None
+    from .kernels.cuda import register
+    register()
 
 
 def get_context(key):
