@@ -58,7 +58,7 @@ def _coord(mesh, axes, rank):
 
 
 def _infer(kind):
-    def infer(x, mesh, axes, dim=None, to_dim=None, op="sum"):
+    def infer(x, mesh, axes, dim=None, to_dim=None, op="sum", **tags):
         p = _group_size(mesh, axes)
         shape = list(x.shape)
         if kind == "all_gather":
@@ -73,7 +73,7 @@ def _infer(kind):
 
 
 def _kernel(kind):
-    def kernel(x, mesh, axes, dim=None, to_dim=None, op="sum"):
+    def kernel(x, mesh, axes, dim=None, to_dim=None, op="sum", **tags):
         comm = _comm()
         if kind == "split":
             k = _coord(mesh, axes, comm.world_rank)
@@ -151,25 +151,37 @@ class _Lowering:
         self.G = Graph(f"{graph.name}_spmd")
         self.G.kind, self.G.source = graph.kind, graph.source
 
-    def step(self, node, st, source):
+    def step(self, node, st, source, tags=None):
         """One redistribution step as a node after ``node``."""
         attrs = {"mesh": self.mesh, "axes": (st.axis_name,)}
         if st.kind in ("all_gather", "split", "reduce_scatter", "all_to_all"):
             attrs["dim"] = st.dim
         if st.kind == "all_to_all":
             attrs["to_dim"] = st.to_dim
+        attrs.update(tags or {})
         aval = AbstractTensor(st.dst.slice_shape, node.abstract.dtype)
         return self.G.apply(COMM_PRIMITIVES[st.kind], [node], attrs, aval, source)
 
-    def redistribute(self, node, red, source):
+    def redistribute(self, node, red, source, tags=None):
         for st in red.steps:
-            node = self.step(node, st, source)
+            node = self.step(node, st, source, tags)
         return node
 
-    def all_reduce(self, node, axes, op, source):
-        names = tuple(self.mesh.axis_names[a] for a in axes)
-        return self.G.apply(COMM_PRIMITIVES["all_reduce"], [node], {"mesh": self.mesh, "axes": names, "op": op},
-                            node.abstract, source)
+    def all_reduce(self, node, axes, op, source, tags=None):
+        names = tuple(self.mesh.axis_names[a] if isinstance(a, int) else a for a in axes)
+        return self.G.apply(COMM_PRIMITIVES["all_reduce"], [node],
+                            dict({"mesh": self.mesh, "axes": names, "op": op}, **(tags or {})), node.abstract, source)
+
+
+def _tensor_name(pr, vi, out):
+    """How the dump names the tensor a collective moves: a parameter's or input's name, else the producing op and
+    its node id in the planned graph."""
+    v = pr.vars[vi]
+    if v.kind in ("parameter", "input"):
+        return str(v.name)
+    if not v.is_op:
+        return "constant"
+    return f"{v.name} %{v.node.id}" + (f".{out}" if len(v.out_avals) > 1 else "")
 
 
 def lower(pplan, fuse=False):
@@ -215,7 +227,8 @@ def lower(pplan, fuse=False):
                 if k in sh.spec.inplace:
                     raise AssertionError(f"lowering: in-place input {k} of {n.op.name} arrives as {have!r}")
                 node = L.redistribute(node, pr.model.redistribution(have, need, node.abstract.dtype.np.itemsize),
-                                      n.source)
+                                      n.source, {"cause": f"{n.op.name} input {k}",
+                                                 "tensor": _tensor_name(pr, src, out)})
             ins.append(node)
         louts = sh.local_out_avals
         multi = isinstance(n.abstract, AbstractTuple)
@@ -223,7 +236,8 @@ def lower(pplan, fuse=False):
         outs = [G.apply(TUPLE_GETITEM, [new], {"index": k}, a, n.source) for k, a in enumerate(louts)] if multi \
             else [new]
         for k, op, axes in sh.post:
-            outs[k] = L.all_reduce(outs[k], axes, op, n.source)
+            tags = {"cause": f"{n.op.name} output {k} (split reduction)", "tensor": _tensor_name(pr, v.index, k)}
+            outs[k] = L.all_reduce(outs[k], axes, op, n.source, tags)
         for k, o in enumerate(outs):
             val[(v.index, k)] = o
     results, out_layouts = [], []
@@ -233,7 +247,8 @@ def lower(pplan, fuse=False):
         if lay.is_partial:
             whole = TensorLayout._make(mesh, lay.shape, lay.dim_axes)
             node = L.redistribute(node, pr.model.redistribution(lay, whole, node.abstract.dtype.np.itemsize),
-                                  node.source)
+                                  node.source, {"cause": "graph output (partial sums)",
+                                                "tensor": _tensor_name(pr, vi, k)})
             lay = whole
         results.append(node)
         out_layouts.append(lay)
@@ -279,7 +294,10 @@ def lower_data_parallel(graph, mesh, gradients_mean=False, batch_inputs=None):
         if isinstance(n.op, Primitive) and n.op.effect and getattr(n.op, "shard", None) is not None:
             spec = shard_spec(n.op, [i.abstract for i in n.inputs], n.attrs)
             for k in spec.gradients:
-                ins[k] = L.all_reduce(ins[k], all_axes, op, n.source)
+                target = getattr(n.inputs[0], "name", None)
+                tags = {"cause": f"{n.op.name} gradient input {k}",
+                        "tensor": f"gradient of {target}" if target else f"%{getattr(n.inputs[k], 'id', '?')}"}
+                ins[k] = L.all_reduce(ins[k], all_axes, op, n.source, tags)
         val[id(n)] = G.apply(n.op, ins, dict(n.attrs), n.abstract, n.source)
     out = graph.output
     tuple_out = isinstance(out, Apply) and out.op is MAKE_TUPLE

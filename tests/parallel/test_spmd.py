@@ -182,3 +182,25 @@ def test_wrong_input_shape_is_refused():
     prog = ParallelProgram(net, x, mesh=(4,), search_mode="ilp", parallel_mode="auto_parallel", profile=GOLDEN)
     with pytest.raises(ValueError, match=r"shape \[64, 64\] given where the plan was made for \[128, 64\]"):
         prog.run_sim(Tensor(np.zeros((64, 64), np.float32)))
+
+
+def test_collectives_in_the_lowered_dump_name_the_op_and_tensor_that_caused_them():
+    _, step = train_step(lambda: MLP(64, 32, 10))
+    x, y = data(128, 64, 10)
+    p = plan(step, x, y, mesh=(2, 2), search_mode="ilp", profile=GOLDEN)
+    spmd = lower(p)
+    text = spmd.text()          # the dump right after lowering, before any later pass
+    lines = [line for line in text.splitlines() if "mesh=DeviceMesh" in line]
+    assert len(lines) == len(spmd.collectives) > 0
+    for n, line in zip(spmd.collectives, lines):
+        cause, tensor = n.attrs["cause"], n.attrs["tensor"]
+        assert f"cause='{cause}'" in line and f"tensor='{tensor}'" in line
+        assert cause.split()[0] in {"graph"} | {v.name for v in p.problem.ops}
+    # the gradients' all-reduces before the momentum updates name the update and the op that made the gradient
+    grads = [n for n in spmd.collectives if n.attrs["cause"] == "apply_momentum input 3"]
+    assert grads and all(n.attrs["tensor"].split()[0] in ("matmul", "sum") for n in grads)
+    # data parallel: one all_reduce per parameter gradient, tagged with the parameter
+    prog = ParallelProgram(step, x, y, mesh=(4,), parallel_mode="data_parallel", profile=GOLDEN)
+    tags = sorted(n.attrs["tensor"] for n in prog.spmd.collectives)
+    assert tags == sorted(f"gradient of {name}" for name in ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"))
+    assert "tensor='gradient of fc1.weight'" in prog.spmd.text()

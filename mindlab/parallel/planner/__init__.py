@@ -106,19 +106,41 @@ def plan_graph(graph, mesh=None, search_mode=None, profile=None, memory_limit=No
     problem = Problem(graph, mesh, prof, memory_limit, inputs=inputs)
     build_seconds = time.perf_counter() - t0
     why = {}
-    if parallel_mode == "data_parallel":
-        assign, info, why = _data_parallel(problem)
-        search_mode = None
-    elif search_mode == "sharding_propagation" or parallel_mode == "semi_auto_parallel":
-        assign, info, why = solve_propagation(problem)
-        search_mode = "sharding_propagation"
-    elif search_mode == "dynamic_programming":
-        assign, info = solve_dp(problem)
-    else:
-        assign, info = solve_ilp(problem)
+    try:
+        if parallel_mode == "data_parallel":
+            assign, info, why = _data_parallel(problem)
+            search_mode = None
+        elif search_mode == "sharding_propagation" or parallel_mode == "semi_auto_parallel":
+            assign, info, why = solve_propagation(problem)
+            search_mode = "sharding_propagation"
+        elif search_mode == "dynamic_programming":
+            assign, info = solve_dp(problem)
+        else:
+            assign, info = solve_ilp(problem)
+    except PlanError as err:
+        if memory_limit is None or "memory_limit" not in str(err):
+            raise
+        raise _no_plan_fits(problem, parallel_mode, err) from None
     info = dict(info, problem=problem.size(), build_seconds=build_seconds)
     return ParallelPlan(problem, assign, parallel_mode, search_mode, info, why,
                         title.format(mesh=mesh) if title else f"{graph.name} on {mesh}")
+
+
+def _no_plan_fits(problem, parallel_mode, err):
+    """The PlanError for a memory limit no plan fits, naming the smallest plan found (memory priced so high that
+    the elimination DP minimises it) — kept as the error's ``smallest_plan``."""
+    from .dp import _eliminate
+    assign, _ = _eliminate(problem, 1.0)
+    smallest = ParallelPlan(problem, assign, parallel_mode, "smallest_memory", {"mode": "smallest_memory"}, {},
+                            f"smallest plan on {problem.mesh}")
+    params = sorted((v for v in problem.vars if v.kind == "parameter"), key=lambda v: -v.out_avals[0].nbytes)
+    splits = ", ".join(f"{v.name} {list(v.out_avals[0].shape)} split {smallest.choice(v).out_layouts[0].splits}"
+                       for v in params[:3])
+    e = PlanError(f"{err}\nThe smallest plan found needs {smallest.cost['memory']:.0f} bytes per device "
+                  f"(memory_limit={problem.memory_limit}) on {problem.mesh}" + (f": {splits}" if splits else "")
+                  + ". Raise memory_limit, use more devices, or shrink the model / batch.")
+    e.smallest_plan = smallest
+    return e
 
 
 def _data_parallel(problem):
