@@ -17,6 +17,7 @@ import numpy as np
 from .formats import nchw_to_nc1hwc0, C0
 from .k_cube import matmul, cast
 from .k_move import gather
+from .ops_pool import inverse_map
 from .k_rows import reduce_rows
 from .sim import op_scope
 
@@ -46,18 +47,7 @@ def _img2col_index(n, c, h, w, kh, kw, stride, pad, dilation):
 def _col2im_index(n, c, h, w, kh, kw, stride, pad, dilation):
     """For each NC1HWC0 element of the input, the flat positions of the patch entries that read it (-1 padded)."""
     fwd, _ = _img2col_index(n, c, h, w, kh, kw, stride, pad, dilation)
-    size = n * (-(-c // C0)) * h * w * C0
-    f = fwd.reshape(-1)
-    src = np.nonzero(f >= 0)[0]
-    tgt = f[src]
-    order = np.argsort(tgt, kind="stable")
-    tgt, src = tgt[order], src[order]
-    counts = np.bincount(tgt, minlength=size)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    kmax = max(int(counts.max()) if counts.size else 1, 1)
-    inv = np.full((size, kmax), -1, np.int64)
-    inv[tgt, np.arange(tgt.size) - starts[tgt]] = src
-    return inv
+    return inverse_map(fwd, n * (-(-c // C0)) * h * w * C0)
 
 
 @functools.lru_cache(maxsize=128)

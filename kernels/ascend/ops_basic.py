@@ -11,7 +11,8 @@ from .k_rows import (reduce_rows, reduce_cols, softmax_rows, log_softmax_rows, s
 from .sim import op_scope
 
 __all__ = ["elementwise_op", "inplace_update", "reduction", "softmax_family", "movement", "view", "aicpu",
-           "duplicate", "layer_norm", "layer_norm_grad", "xent", "xent_grad", "pool", "move_axis_last"]
+           "duplicate", "layer_norm", "layer_norm_grad", "xent", "xent_grad", "move_axis_last", "batch_norm",
+           "batch_norm_grad", "batch_norm_infer"]
 
 ROW_CHUNK = 8192        # a reduced row longer than this is reduced in two stages
 
@@ -326,29 +327,6 @@ def xent_grad(logits, labels):
         iota = np.arange(c, dtype=np.int32)
         return elementwise("SubOneHot", lambda s, l, i: s - (l == i).astype(s.dtype), [sm, lab, iota],
                            ["full", "full", "row"], [sm.dtype], (n, c), 2, row=c)
-
-
-def pool(op):
-    """max_pool / avg_pool: a window gather (the pad reads as -inf for max, 0 for avg) and a row reduction."""
-    def impl(x, kernel, stride, pad, count_include_pad=None):
-        n, c, h, w = x.shape
-        kh, kw = kernel
-        oh = (h + pad[0] + pad[1] - kh) // stride[0] + 1
-        ow = (w + pad[2] + pad[3] - kw) // stride[1] + 1
-        N, C, OH, OW, I, J = np.ix_(np.arange(n), np.arange(c), np.arange(oh), np.arange(ow), np.arange(kh),
-                                    np.arange(kw))
-        ih, iw = OH * stride[0] - pad[0] + I, OW * stride[1] - pad[2] + J
-        ok = (ih >= 0) & (ih < h) & (iw >= 0) & (iw < w)
-        idx = np.where(ok, ((N * c + C) * h + ih) * w + iw, -1).reshape(-1, kh * kw)
-        with op_scope(f"{op}_pool"):
-            win = gather("Img2Col(window)", [x], idx, idx.shape, fill=-np.inf if op == "max" else 0)
-            out = reduce_rows(win, "max" if op == "max" else "sum")
-            if op == "avg":
-                cnt = np.full(idx.shape[0], kh * kw, x.dtype) if count_include_pad else \
-                    np.maximum((idx >= 0).sum(1), 1).astype(x.dtype)
-                out = elementwise("Div", np.divide, [out, cnt], ["full", "full"], [x.dtype], out.shape, 4)
-        return out.reshape(n, c, oh, ow)
-    return impl
 
 
 # ------------------------------------------------------------------------------------------ batch norm

@@ -15,6 +15,7 @@ Routes:
 import numpy as np
 
 from . import ops_basic as B
+from . import ops_pool as P
 from .k_cube import matmul, batch_matmul
 from .k_conv import conv2d, conv2d_backprop_input, conv2d_backprop_filter
 from .sim import op_scope
@@ -45,9 +46,6 @@ _AICPU = {
     "unsorted_segment_sum": "segment ids are data: a scatter-add",
     "one_hot": "data-dependent positions (CANN runs OneHot on the AI CPU too)",
     "dropout_gen_mask": "random bits from the seeded generator (DropOutGenMask is an AI CPU op in CANN)",
-    "max_pool_grad": "scatter of each window's gradient to its argmax (ties, overlapping windows)",
-    "max_pool_grad_grad": "gather through each window's argmax",
-    "avg_pool_grad": "scatter-add of window gradients",
 }
 _INPLACE = {"assign": ((0,), 1), "apply_momentum": ((0, 1), 1), "sgd": ((0, 3, 5), 1), "adam": ((0, 1, 2), 3),
             "adam_weight_decay": ((0, 1, 2), 3)}
@@ -109,6 +107,9 @@ ROUTES.update({
                                 "ReduceSums for dweight/dbias"),
     "batch_norm_infer": ("vector", "per-channel scale/shift (a C-element Vector kernel) + one affine pass"),
     "avg_pool": ("rows", "window gather (MTE) + row ReduceSum + Div by the window count"),
+    "max_pool_grad": ("rows", "window gather + row ArgMax + one-hot rows (Vector) + col2im as gather + ReduceSum"),
+    "max_pool_grad_grad": ("rows", "window gathers of x and g + row ArgMax + one-hot select + row ReduceSum"),
+    "avg_pool_grad": ("rows", "Div by the window count + broadcast rows + col2im as gather + ReduceSum"),
 })
 
 
@@ -139,7 +140,8 @@ def _impl(name, prim):
         "sparse_softmax_cross_entropy": B.xent, "sparse_softmax_cross_entropy_grad": B.xent_grad,
         "layer_norm": B.layer_norm, "layer_norm_grad": B.layer_norm_grad, "batch_norm": B.batch_norm,
         "batch_norm_grad": B.batch_norm_grad, "batch_norm_infer": B.batch_norm_infer,
-        "max_pool": B.pool("max"), "avg_pool": B.pool("avg"),
+        "max_pool": P.max_pool, "avg_pool": P.avg_pool, "max_pool_grad": P.max_pool_grad,
+        "max_pool_grad_grad": P.max_pool_grad_grad, "avg_pool_grad": P.avg_pool_grad,
     }
     return special[name]
 

@@ -191,3 +191,26 @@ def test_optimizer_updates_in_place():
     np.testing.assert_allclose(var, v2 - 0.1 * a_ref, rtol=1e-5, atol=1e-6)
     assert out is var
     assert ascend.last_profile().kernels[0].name == "apply_momentum"
+
+
+@pytest.mark.parametrize("kernel,stride,pad", [((2, 2), (2, 2), (0, 0, 0, 0)), ((3, 3), (1, 2), (1, 1, 1, 0)),
+                                               ((3, 2), (2, 1), (0, 1, 1, 1))])
+def test_pooling_forward_and_backward_match_cpu(kernel, stride, pad):
+    ascend.enable()
+    x = RNG.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    geo = dict(kernel=kernel, stride=stride, pad=pad)
+    y = REGISTRY["max_pool"].impl["CPU"](x, **geo)
+    np.testing.assert_array_equal(REGISTRY["max_pool"].impl["Ascend"](x, **geo), y)
+    d = RNG.standard_normal(y.shape).astype(np.float32)
+    for name, args in (("max_pool_grad", (x, d)), ("max_pool_grad_grad", (x, RNG.standard_normal(x.shape)
+                                                                            .astype(np.float32)))):
+        np.testing.assert_allclose(REGISTRY[name].impl["Ascend"](*args, **geo), REGISTRY[name].impl["CPU"](*args, **geo),
+                                   rtol=1e-6, atol=1e-6)
+    for cip in (True, False):
+        a = dict(geo, count_include_pad=cip)
+        np.testing.assert_allclose(REGISTRY["avg_pool"].impl["Ascend"](x, **a), REGISTRY["avg_pool"].impl["CPU"](x, **a),
+                                   rtol=1e-6, atol=1e-6)
+        a = dict(a, input_size=x.shape)
+        np.testing.assert_allclose(REGISTRY["avg_pool_grad"].impl["Ascend"](d, **a),
+                                   REGISTRY["avg_pool_grad"].impl["CPU"](d, **a), rtol=1e-5, atol=1e-6)
+    assert ascend.last_profile().op == "avg_pool_grad"
