@@ -16,6 +16,7 @@ import numpy as np
 
 from . import ops_basic as B
 from . import ops_pool as P
+from . import ops_scatter as S
 from .k_cube import matmul, batch_matmul
 from .k_conv import conv2d, conv2d_backprop_input, conv2d_backprop_filter
 from .sim import op_scope
@@ -34,17 +35,12 @@ _VECTOR = ["add", "sub", "mul", "div", "neg", "exp", "pow", "floor_div", "floor_
 _REDUCE = {"sum": "sum", "mean": "mean", "max": "max", "min": "min", "prod": "prod", "all": "all", "any": "any",
            "argmax": "argmax", "argmin": "argmin"}
 _MTE = {"broadcast_to": (0,), "transpose": (0,), "tensor_getitem": (0,), "strided_slice": (0,), "concat": None,
-        "stack": None, "split": (0,), "gather": (0,), "gather_nd": (0,), "tile": (0,)}
+        "stack": None, "split": (0,), "gather": (0,), "gather_nd": (0,), "tile": (0,),
+        # writes without accumulation are gathers too: the index map says which input each output element keeps
+        "tensor_getitem_grad": (0,), "tensor_setitem": (0, 1), "tensor_scatter_update": (0, 2)}
 _VIEW = ["reshape", "expand_dims", "squeeze", "identity", "stop_gradient"]
 _AICPU = {
-    "extremum_mask": "ties of a max/min counted per reduced group (a data-dependent divisor)",
     "prod_except_self": "products of all other elements with zero handling (data-dependent branches)",
-    "tensor_getitem_grad": "scatter-add of the gradient into the indexed positions (duplicates add up)",
-    "tensor_setitem": "scatter of values into indexed positions",
-    "scatter_nd": "scatter-add at data-dependent indices",
-    "tensor_scatter_update": "scatter at data-dependent indices",
-    "unsorted_segment_sum": "segment ids are data: a scatter-add",
-    "one_hot": "data-dependent positions (CANN runs OneHot on the AI CPU too)",
     "dropout_gen_mask": "random bits from the seeded generator (DropOutGenMask is an AI CPU op in CANN)",
 }
 _INPLACE = {"assign": ((0,), 1), "apply_momentum": ((0, 1), 1), "sgd": ((0, 3, 5), 1), "adam": ((0, 1, 2), 3),
@@ -110,6 +106,10 @@ ROUTES.update({
     "max_pool_grad": ("rows", "window gather + row ArgMax + one-hot rows (Vector) + col2im as gather + ReduceSum"),
     "max_pool_grad_grad": ("rows", "window gathers of x and g + row ArgMax + one-hot select + row ReduceSum"),
     "avg_pool_grad": ("rows", "Div by the window count + broadcast rows + col2im as gather + ReduceSum"),
+    "unsorted_segment_sum": ("rows", "inverse map of the ids (Scalar unit) + gather + row ReduceSum: no scatter"),
+    "scatter_nd": ("rows", "inverse map of the indices (Scalar unit) + gather + row ReduceSum: no scatter"),
+    "one_hot": ("vector", "broadcast indices + Vector compare with a column iota + select (+ MTE transpose)"),
+    "extremum_mask": ("vector", "Vector compare with the broadcast max/min + Ascend sum (keep dims) + Vector Div"),
 })
 
 
@@ -117,8 +117,8 @@ def _impl(name, prim):
     route = ROUTES[name][0]
     if name in ("zeros_like", "ones_like", "fill"):
         return B.duplicate(_fill_value(name))
-    if name == "batch_norm_infer":
-        return B.batch_norm_infer
+    if name in ("batch_norm_infer", "one_hot", "extremum_mask"):
+        return _special(name, prim)
     if route == "vector":
         return B.elementwise_op(prim, _PASSES.get(name, 1))
     if route == "inplace":
@@ -132,6 +132,15 @@ def _impl(name, prim):
         return B.aicpu(prim)
     if name in _REDUCE:
         return B.reduction(prim, _REDUCE[name])
+    return _special(name, prim)
+
+
+def _registry():
+    from mindlab.ops.registry import REGISTRY
+    return REGISTRY
+
+
+def _special(name, prim):
     special = {
         "matmul": _matmul, "batch_matmul": _batch_matmul, "conv2d": conv2d,
         "conv2d_backprop_input": conv2d_backprop_input, "conv2d_backprop_filter": conv2d_backprop_filter,
@@ -142,6 +151,9 @@ def _impl(name, prim):
         "batch_norm_grad": B.batch_norm_grad, "batch_norm_infer": B.batch_norm_infer,
         "max_pool": P.max_pool, "avg_pool": P.avg_pool, "max_pool_grad": P.max_pool_grad,
         "max_pool_grad_grad": P.max_pool_grad_grad, "avg_pool_grad": P.avg_pool_grad,
+        "unsorted_segment_sum": S.unsorted_segment_sum, "scatter_nd": S.scatter_nd, "one_hot": S.one_hot,
+        "extremum_mask": lambda x, out, axis, keep_dims: S.extremum_mask(
+            x, out, axis, keep_dims, B.reduction(_registry()["sum"], "sum")),
     }
     return special[name]
 
