@@ -133,7 +133,7 @@ class PlanExplorer:
         mesh = " x ".join(map(str, self.mesh_shape.value))
         if self.plan is not None:
             c = self.plan.cost
-            self.status.value = (f"{self.search_mode.value} on a {mesh} mesh: {c['total'] * 1e6:.1f} us per step "
+            self.status.value = (f"{self.search_mode.value} on mesh {mesh}: {c['total'] * 1e6:.1f} us per step "
                                  f"(compute {c['compute'] * 1e6:.1f}, communication {c['communication'] * 1e6:.1f}),"
                                  f" {c['memory'] / 1e3:.1f} KB per device")
             self.shown = self.plan._repr_mimebundle_()
