@@ -15,7 +15,7 @@ from .sim import GlobalTensor, GetBlockIdx, launch
 from .device import current_profile
 from .tiling import row_tiling
 
-__all__ = ["rows_fit", "reduce_rows", "reduce_cols", "softmax_rows", "log_softmax_rows", "softmax_grad_rows", "log_softmax_grad_rows",
+__all__ = ["rows_fit", "reduce_rows", "reduce_cols", "prod_except_self_rows", "softmax_rows", "log_softmax_rows", "softmax_grad_rows", "log_softmax_grad_rows",
            "layer_norm_rows", "layer_norm_grad_rows"]
 
 _IDENTITY = {"sum": 0, "mean": 0, "max": -np.inf, "min": np.inf, "prod": 1, "all": 1, "any": 0,
@@ -329,3 +329,20 @@ def reduce_cols(x2, op, out_dtype=None):
     launch(_cols_kernel, block_dim, GlobalTensor(np.ascontiguousarray(x2)), GlobalTensor(out), rows, cols, per,
            ctile, rows_per_tile, op, name=f"Reduce{op.title()}(rows)", profile=prof)
     return out
+
+
+def prod_except_self_rows(x2):
+    """Each element's product of the others in its row: exclusive prefix and suffix products (log-step scans on
+    the Vector unit: ceil(log2(cols)) multiply passes each) multiplied — exact with zeros, no division."""
+    def compute(xs, ys, vecs, tmps, nr, pitch, cols):
+        def scan(v):
+            m = v[:nr * pitch].reshape(nr, pitch)
+            left = np.ones_like(m)
+            left[:, 1:] = np.cumprod(m[:, :-1], axis=1)
+            right = np.ones_like(m)
+            right[:, :-1] = np.cumprod(m[:, :0:-1], axis=1)[:, ::-1]
+            return left * right
+        steps = max(1, int(np.ceil(np.log2(max(pitch, 2)))))
+        VecApply("ScanProd(excl, both ways)", (ys[0],), (xs[0],), nr * pitch, scan, 2 * steps + 1,
+                 views=[lambda d: d])
+    return _launch("ProdExceptSelf", [x2], [(x2.dtype, False)], *x2.shape, compute, [1])[0]

@@ -6,7 +6,7 @@ import numpy as np
 
 from .k_vector import elementwise
 from .k_move import gather, index_map, broadcast, scalar_kernel
-from .k_rows import (reduce_rows, reduce_cols, softmax_rows, log_softmax_rows, softmax_grad_rows, log_softmax_grad_rows,
+from .k_rows import (reduce_rows, reduce_cols, prod_except_self_rows, softmax_rows, log_softmax_rows, softmax_grad_rows, log_softmax_grad_rows,
                      layer_norm_rows, layer_norm_grad_rows, rows_fit, _pad_value)
 from .sim import op_scope
 
@@ -392,3 +392,26 @@ def batch_norm_infer(x, weight, bias, mean, var, epsilon):
 
 
 aicpu_bn = [None, None]     # set by table.install: AI CPU fallbacks for channels too long for the UB
+
+
+def prod_except_self(x, axis):
+    """Group axes moved last (MTE transpose when needed), the two-way exclusive scan row kernel, transposed back.
+    Rows too long for the UB run as an AI CPU task."""
+    from mindlab.ops.abstract import norm_axes
+    axes = norm_axes(axis, x.ndim)
+    if x.size == 0:
+        return np.ones_like(x)
+    rows2, kept = move_axis_last(x, axes)
+    if not rows_fit(rows2.shape[1], x.dtype.itemsize, 2):
+        return aicpu_pes[0](x, axis=axis)
+    with op_scope("prod_except_self"):
+        out2 = prod_except_self_rows(np.ascontiguousarray(rows2))
+        perm = [i for i in range(x.ndim) if i not in axes] + list(axes)
+        if perm == list(range(x.ndim)):
+            return out2.reshape(x.shape)
+        moved = out2.reshape([x.shape[i] for i in perm])
+        idx = np.arange(moved.size, dtype=np.int64).reshape(moved.shape).transpose(np.argsort(perm))
+        return gather("Transpose", [moved], idx, x.shape)
+
+
+aicpu_pes = [None]

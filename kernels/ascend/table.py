@@ -40,7 +40,6 @@ _MTE = {"broadcast_to": (0,), "transpose": (0,), "tensor_getitem": (0,), "stride
         "tensor_getitem_grad": (0,), "tensor_setitem": (0, 1), "tensor_scatter_update": (0, 2)}
 _VIEW = ["reshape", "expand_dims", "squeeze", "identity", "stop_gradient"]
 _AICPU = {
-    "prod_except_self": "products of all other elements with zero handling (data-dependent branches)",
     "dropout_gen_mask": "random bits from the seeded generator (DropOutGenMask is an AI CPU op in CANN)",
 }
 _INPLACE = {"assign": ((0,), 1), "apply_momentum": ((0, 1), 1), "sgd": ((0, 3, 5), 1), "adam": ((0, 1, 2), 3),
@@ -109,6 +108,8 @@ ROUTES.update({
     "unsorted_segment_sum": ("rows", "inverse map of the ids (Scalar unit) + gather + row ReduceSum: no scatter"),
     "scatter_nd": ("rows", "inverse map of the indices (Scalar unit) + gather + row ReduceSum: no scatter"),
     "one_hot": ("vector", "broadcast indices + Vector compare with a column iota + select (+ MTE transpose)"),
+    "prod_except_self": ("rows", "group axes moved last + exclusive prefix/suffix product scans on the Vector unit "
+                                 "(AI CPU when a group overflows the UB)"),
     "extremum_mask": ("vector", "Vector compare with the broadcast max/min + Ascend sum (keep dims) + Vector Div"),
 })
 
@@ -151,7 +152,7 @@ def _special(name, prim):
         "batch_norm_grad": B.batch_norm_grad, "batch_norm_infer": B.batch_norm_infer,
         "max_pool": P.max_pool, "avg_pool": P.avg_pool, "max_pool_grad": P.max_pool_grad,
         "max_pool_grad_grad": P.max_pool_grad_grad, "avg_pool_grad": P.avg_pool_grad,
-        "unsorted_segment_sum": S.unsorted_segment_sum, "scatter_nd": S.scatter_nd, "one_hot": S.one_hot,
+        "prod_except_self": B.prod_except_self, "unsorted_segment_sum": S.unsorted_segment_sum, "scatter_nd": S.scatter_nd, "one_hot": S.one_hot,
         "extremum_mask": lambda x, out, axis, keep_dims: S.extremum_mask(
             x, out, axis, keep_dims, B.reduction(_registry()["sum"], "sum")),
     }
@@ -178,6 +179,7 @@ def install(registry=None):
                            f"kernels/ascend/table.py ROUTES")
     B.aicpu_layer_norm[:] = [B.aicpu(registry["layer_norm"]), B.aicpu(registry["layer_norm_grad"])]
     B.aicpu_bn[:] = [B.aicpu(registry["batch_norm"]), B.aicpu(registry["batch_norm_grad"])]
+    B.aicpu_pes[:] = [B.aicpu(registry["prod_except_self"])]
     for name, prim in registry.items():
         prim.impl["Ascend"] = _scoped(name, _impl(name, prim))
     return len(registry)
