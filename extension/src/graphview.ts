@@ -31,6 +31,8 @@ import { layout } from './layout';
 const COLLAPSE_ABOVE = 250;
 /** Above this many visible boxes, ELK runs with quicker settings. */
 const FAST_ABOVE = 300;
+/** Above this many boxes (after collapsing every subgraph) the browser would freeze laying them out: say so. */
+export const MAX_DRAWN = 3000;
 
 function countElk(n: ElkNode): number {
   return (n.children ?? []).reduce((k, c) => k + (c.children && c.children.length ? countElk(c) : 1), 0);
@@ -233,6 +235,14 @@ export class GraphWidget extends Widget implements IRenderMime.IRenderer {
     const edges = model.visibleEdges(this.collapsed);
     const graph = elkGraph(model, this.collapsed, edges);
     const visible = graph.children ? countElk(graph) : 0;
+    if (visible > MAX_DRAWN) {
+      this.busy.textContent = '';
+      this.showError(
+        `${visible} boxes are too many to lay out in the browser (the limit is ${MAX_DRAWN}); ` +
+          'collapse subgraphs, or read the text dump (%mindlab ir F prints it)'
+      );
+      return;
+    }
     if (visible > FAST_ABOVE) {
       // large graphs: a quicker crossing minimisation and straight edge routes (minutes become seconds)
       Object.assign(graph.layoutOptions!, {

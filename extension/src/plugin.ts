@@ -5,124 +5,32 @@
  *
  * The kernel opens a comm with target `mindlab.inspector` (see mindlab/jupyter/inspector.py); this plugin accepts
  * it for every notebook kernel and answers `ready`, after which the kernel sends the records here instead of
- * printing them into cell outputs.
+ * printing them into cell outputs. Records are compiles, gradient transforms, auto-parallel plans and compile
+ * errors (with the user's source line); the list is newest first and filterable; the status line shows the
+ * kernel's execution mode and follows kernel restarts (feed.ts).
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import type { Kernel, KernelMessage } from '@jupyterlab/services';
+import type { Kernel } from '@jupyterlab/services';
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { button, el, row, table } from './dom';
+import { basename, button, el, fmtBytes, fmtSeconds, row, table } from './dom';
+import { CompileSummary, ErrorSummary, InspectorRecord, KernelFeed, PlanSummary, matches, recordTitle } from './feed';
 import { GRAPH_MIME } from './graphmodel';
 import { GraphWidget } from './graphview';
+import { PLAN_MIME, PlanWidget } from './planview';
 
 export const COMM_TARGET = 'mindlab.inspector';
-
-interface PassRow {
-  name: string;
-  nodes_before: number;
-  nodes_after: number;
-  changed: boolean;
-}
-
-interface RecordSummary {
-  name: string;
-  inputs: { name: string; type: string }[];
-  weights: number;
-  nodes: number;
-  optimized_nodes: number;
-  passes: PassRow[];
-}
-
-interface InspectorRecord {
-  seq: number;
-  kind: 'compile' | 'grad';
-  function: string | null;
-  time: number;
-  summary: RecordSummary;
-}
-
-/** What the panel knows about one kernel. */
-class KernelFeed {
-  comm: Kernel.IComm | null = null;
-  on = false;
-  records: InspectorRecord[] = [];
-  pending = new Map<string, (doc: unknown) => void>();
-
-  constructor(readonly kernelId: string, readonly changed: () => void) {}
-
-  accept(comm: Kernel.IComm): void {
-    if (this.comm && this.comm !== comm) {
-      this.comm.close();
-    }
-    this.comm = comm;
-    comm.onMsg = (msg: KernelMessage.ICommMsgMsg) => this.receive(msg.content.data as any);
-    comm.onClose = () => {
-      if (this.comm === comm) {
-        this.comm = null;
-        this.changed();
-      }
-    };
-    comm.send({ request: 'ready' });
-    this.changed();
-  }
-
-  private receive(data: any): void {
-    switch (data?.type) {
-      case 'hello':
-        this.on = !!data.on;
-        this.records = data.records ?? [];
-        break;
-      case 'status':
-        this.on = !!data.on;
-        break;
-      case 'event':
-        this.records.push(data.record);
-        break;
-      case 'update': {
-        const k = this.records.findIndex(r => r.seq === data.record.seq);
-        if (k >= 0) {
-          this.records[k] = data.record;
-        } else {
-          this.records.push(data.record);
-        }
-        break;
-      }
-      case 'cleared':
-        this.records = [];
-        break;
-      case 'graph': {
-        const key = `${data.seq}:${data.stage}`;
-        this.pending.get(key)?.(data.doc);
-        this.pending.delete(key);
-        return;
-      }
-      default:
-        return;
-    }
-    this.changed();
-  }
-
-  request(data: object): void {
-    this.comm?.send(data as any);
-  }
-
-  /** Ask the kernel for a record's graph JSON. */
-  graph(seq: number, stage: 'graph' | 'optimized'): Promise<unknown> {
-    return new Promise(resolve => {
-      this.pending.set(`${seq}:${stage}`, resolve);
-      this.request({ request: 'graph', seq, stage });
-    });
-  }
-}
 
 class InspectorPanel extends Panel {
   private feeds = new Map<string, KernelFeed>();
   private current: NotebookPanel | null = null;
+  private filter = '';
   private readonly status: HTMLDivElement;
   private readonly list: HTMLDivElement;
   private readonly viewer: GraphWidget;
+  private readonly planViewer: PlanWidget;
   private readonly viewerTitle: HTMLDivElement;
 
   constructor() {
@@ -130,20 +38,30 @@ class InspectorPanel extends Panel {
     this.id = 'mindlab-inspector';
     this.addClass('mindlab-inspector');
     this.title.label = 'mindlab';
-    this.title.caption = 'mindlab Inspector: compiles, gradient transforms and passes as they happen';
+    this.title.caption = 'mindlab Inspector: compiles, gradient transforms, passes, plans and errors as they happen';
     const header = el('div', 'mindlab-inspector-header');
     header.appendChild(el('span', 'mindlab-inspector-title', 'mindlab Inspector'));
     header.appendChild(button('Clear', 'Forget the records so far', () => this.feed()?.request({ request: 'clear' })));
+    const filter = el('input', 'mindlab-inspector-filter');
+    filter.type = 'search';
+    filter.placeholder = 'filter: kind or name (e.g. "error", "grad loss")';
+    filter.addEventListener('input', () => {
+      this.filter = filter.value;
+      this.render();
+    });
     this.status = el('div', 'mindlab-inspector-status');
     this.list = el('div', 'mindlab-inspector-list');
     this.viewerTitle = el('div', 'mindlab-inspector-viewer-title');
     this.viewer = new GraphWidget();
     this.viewer.hide();
+    this.planViewer = new PlanWidget();
+    this.planViewer.hide();
     const top = new Widget();
     top.addClass('mindlab-inspector-top');
-    top.node.append(header, this.status, this.list, this.viewerTitle);
+    top.node.append(header, filter, this.status, this.list, this.viewerTitle);
     this.addWidget(top);
     this.addWidget(this.viewer);
+    this.addWidget(this.planViewer);
     this.render();
   }
 
@@ -151,12 +69,13 @@ class InspectorPanel extends Panel {
   feedFor(kernelId: string): KernelFeed {
     let f = this.feeds.get(kernelId);
     if (!f) {
-      f = new KernelFeed(kernelId, () => {
-        if (this.feed() === f) {
+      const feed = new KernelFeed(kernelId, () => {
+        if (this.feed() === feed) {
           this.render();
         }
       });
-      this.feeds.set(kernelId, f);
+      this.feeds.set(kernelId, feed);
+      f = feed;
     }
     return f;
   }
@@ -176,26 +95,55 @@ class InspectorPanel extends Panel {
     const nb = this.current ? this.current.title.label : null;
     this.status.textContent = !nb
       ? 'No notebook is open.'
-      : !feed || !feed.comm
+      : !feed
         ? `${nb}: not connected. Run %load_ext mindlab and %mindlab inspect on in the notebook.`
-        : `${nb}: connected, inspector ${feed.on ? 'on' : 'off'}, ${feed.records.length} record(s).`;
+        : feed.statusText(nb);
     this.node.dataset.connected = feed?.comm ? 'true' : 'false';
+    this.node.dataset.connection = feed?.connection ?? 'none';
+    this.node.dataset.mode = feed?.mode ?? '';
     this.list.textContent = '';
     if (!feed) {
       return;
     }
+    this.list.classList.toggle('mindlab-stale', feed.stale);
     for (const r of [...feed.records].reverse()) {
-      this.list.appendChild(this.recordView(feed, r));
+      if (matches(r, this.filter)) {
+        this.list.appendChild(this.recordView(feed, r));
+      }
     }
   }
 
   private recordView(feed: KernelFeed, r: InspectorRecord): HTMLElement {
-    const s = r.summary;
     const box = el('div', `mindlab-record mindlab-record-${r.kind}`);
     box.dataset.seq = String(r.seq);
-    const args = s.inputs.map(i => `${i.name}: ${i.type}`).join(', ');
-    const what = r.kind === 'grad' ? `gradient of ${r.function}` : 'compiled';
-    box.appendChild(el('div', 'mindlab-record-title', `#${r.seq} ${what} ${s.name}(${args})`));
+    box.appendChild(el('div', 'mindlab-record-title', recordTitle(r)));
+    const when = new Date(r.time * 1000).toLocaleTimeString();
+    if (r.kind === 'error') {
+      const s = r.summary as ErrorSummary;
+      box.appendChild(el('div', 'mindlab-record-message', s.message));
+      if (s.source) {
+        box.appendChild(el('div', 'mindlab-record-source', `${basename(s.source.file)}:${s.source.line}: ${s.source.text}`));
+      }
+      box.appendChild(el('div', 'mindlab-record-facts', when));
+      return box;
+    }
+    if (r.kind === 'plan') {
+      const s = r.summary as PlanSummary;
+      const c = s.cost;
+      box.appendChild(
+        el(
+          'div',
+          'mindlab-record-facts',
+          `${s.ops} ops; modelled step ${fmtSeconds(c.total)} (compute ${fmtSeconds(c.compute)}, communication ` +
+            `${fmtSeconds(c.communication)}), ${fmtBytes(c.memory)} per device · ${when}`
+        )
+      );
+      const buttons = el('div', 'mindlab-record-buttons');
+      buttons.appendChild(button('plan', 'Show the plan below', () => void this.showPlan(feed, r)));
+      box.appendChild(buttons);
+      return box;
+    }
+    const s = r.summary as CompileSummary;
     const changed = s.passes.filter(p => p.changed).map(p => p.name);
     box.appendChild(
       el(
@@ -204,7 +152,7 @@ class InspectorPanel extends Panel {
         `${s.nodes} nodes as parsed → ${s.optimized_nodes} after ${s.passes.length} passes` +
           (changed.length ? ` (changed: ${changed.join(', ')})` : '') +
           (s.weights ? `; ${s.weights} weight(s)` : '') +
-          ` · ${new Date(r.time * 1000).toLocaleTimeString()}`
+          ` · ${when}`
       )
     );
     const passes = el('details', 'mindlab-record-passes');
@@ -231,10 +179,29 @@ class InspectorPanel extends Panel {
   private async showGraph(feed: KernelFeed, r: InspectorRecord, stage: 'graph' | 'optimized'): Promise<void> {
     this.viewerTitle.textContent = `#${r.seq} ${r.summary.name}: loading…`;
     const doc = await feed.graph(r.seq, stage);
+    if (doc === null) {
+      this.viewerTitle.textContent = `#${r.seq} ${r.summary.name}: the kernel is gone (restarted?)`;
+      return;
+    }
     this.viewerTitle.textContent = `#${r.seq} ${r.summary.name} (${stage === 'graph' ? 'IR as parsed' : 'optimized'})`;
+    this.planViewer.hide();
     this.viewer.show();
     const model = { data: { [GRAPH_MIME]: doc }, metadata: {}, trusted: false } as unknown as IRenderMime.IMimeModel;
     await this.viewer.renderModel(model);
+  }
+
+  private async showPlan(feed: KernelFeed, r: InspectorRecord): Promise<void> {
+    this.viewerTitle.textContent = `#${r.seq} plan for ${r.summary.name}: loading…`;
+    const doc = await feed.plan(r.seq);
+    if (doc === null) {
+      this.viewerTitle.textContent = `#${r.seq} plan for ${r.summary.name}: the kernel is gone (restarted?)`;
+      return;
+    }
+    this.viewerTitle.textContent = `#${r.seq} plan for ${r.summary.name}`;
+    this.viewer.hide();
+    this.planViewer.show();
+    const model = { data: { [PLAN_MIME]: doc }, metadata: {}, trusted: false } as unknown as IRenderMime.IMimeModel;
+    await this.planViewer.renderModel(model);
   }
 }
 
@@ -254,6 +221,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
       registered.add(kernel);
       kernel.registerCommTarget(COMM_TARGET, comm => {
         panel.feedFor(kernel.id).accept(comm);
+        panel.render();
+      });
+      // A restart keeps the connection (and this comm target) but ends the comm: say so, and accept the restarted
+      // kernel's new comm when the notebook opens it again.
+      kernel.statusChanged.connect((_, status) => {
+        if (status === 'restarting' || status === 'autorestarting' || status === 'dead') {
+          panel.feedFor(kernel.id).kernelRestarting();
+        } else if (status === 'idle') {
+          panel.feedFor(kernel.id).kernelReady();
+        }
         panel.render();
       });
     };

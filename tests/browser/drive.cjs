@@ -20,6 +20,17 @@ const DONE = process.env.MINDLAB_DONE;
 const GRAPH = '.jp-OutputArea-output.mindlab-graph-view';
 const PLAN = '.jp-OutputArea-output.mindlab-plan-view';
 
+/** Add a cell below the last one, type one line of code into it and run it (Shift+Enter). */
+async function runCell(page, code) {
+  const last = page.locator('.jp-Notebook .jp-Cell').last();
+  await last.locator('.jp-InputArea-prompt').click();
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('b');
+  await page.keyboard.press('Enter');
+  await page.keyboard.insertText(code);
+  await page.keyboard.press('Shift+Enter');
+}
+
 async function main() {
   const report = { steps: [], pageErrors: [], console: [] };
   const step = name => report.steps.push(name);
@@ -199,6 +210,66 @@ async function main() {
     report.inspector = ins;
     await page.screenshot({ path: path.join(SHOTS, 'inspector.png') });
     step('inspector');
+
+    // ------------------------------------------------------------------------------ live: mode, compile, error
+    const live = {};
+    const state = () => panel.evaluate(root => ({
+      connected: root.dataset.connected,
+      connection: root.dataset.connection,
+      mode: root.dataset.mode,
+      status: root.querySelector('.mindlab-inspector-status').textContent,
+      titles: [...root.querySelectorAll('.mindlab-record-title')].map(e => e.textContent),
+      stale: root.querySelector('.mindlab-inspector-list').classList.contains('mindlab-stale')
+    }));
+    const waitPanel = (test, arg, timeout = 20000) =>
+      page.waitForFunction(test, arg, { timeout }).then(() => state());
+    live.modeBefore = (await state()).mode;
+    await runCell(page, '%mindlab graph');
+    live.afterGraph = await waitPanel(() => document.querySelector('#mindlab-inspector').dataset.mode === 'GRAPH_MODE');
+    await runCell(page, '%mindlab pynative');
+    live.afterPynative = await waitPanel(
+      () => document.querySelector('#mindlab-inspector').dataset.mode === 'PYNATIVE_MODE');
+    const n0 = (await state()).titles.length;
+    let tLive = Date.now();
+    await runCell(page, 'z3 = ms.jit(lambda v: v * 3)(Tensor(np.ones(3, np.float32)))');
+    live.afterCompile = await waitPanel(n => document.querySelectorAll('#mindlab-inspector .mindlab-record').length > n, n0);
+    live.compileMs = Date.now() - tLive;
+    await runCell(page, 'ms.jit(uses_try)(Tensor(np.ones(3, np.float32)))');
+    await panel.locator('.mindlab-record-error').first().waitFor({ timeout: 20000 });
+    live.error = await panel.locator('.mindlab-record-error').first().evaluate(e => ({
+      title: e.querySelector('.mindlab-record-title').textContent,
+      message: e.querySelector('.mindlab-record-message').textContent,
+      source: e.querySelector('.mindlab-record-source') ? e.querySelector('.mindlab-record-source').textContent : null
+    }));
+    await panel.locator('input.mindlab-inspector-filter').fill('error');
+    live.filtered = (await state()).titles;
+    await panel.locator('input.mindlab-inspector-filter').fill('');
+    await page.screenshot({ path: path.join(SHOTS, 'inspector-live.png') });
+    step('live');
+
+    // ------------------------------------------------------------------------------ kernel restart
+    await page.locator('.lm-MenuBar-itemLabel', { hasText: /^Kernel$/ }).click();
+    await page.locator('.lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel', { hasText: /^Restart Kernel/ }).first().click();
+    const accept = page.locator('.jp-Dialog .jp-mod-accept');
+    if (await accept.isVisible({ timeout: 5000 }).catch(() => false)) {
+      await accept.click();
+    }
+    live.afterRestart = await waitPanel(
+      () => document.querySelector('#mindlab-inspector').dataset.connection === 'restarted', undefined, 60000);
+    await runCell(page, '%load_ext mindlab');
+    await runCell(page, '%mindlab inspect on');
+    live.reconnected = await waitPanel(() => document.querySelector('#mindlab-inspector').dataset.connected === 'true',
+      undefined, 60000);
+    await runCell(page, 'import numpy as np, mindlab as ms; from mindlab import Tensor');
+    tLive = Date.now();
+    await runCell(page, 'w3 = ms.jit(lambda v: v * 3)(Tensor(np.ones(4, np.float32)))');
+    live.afterReconnect = await waitPanel(
+      () => [...document.querySelectorAll('#mindlab-inspector .mindlab-record-title')].some(e => e.textContent.startsWith('#1 ')),
+      undefined, 30000);
+    live.reconnectCompileMs = Date.now() - tLive;
+    report.live = live;
+    await page.screenshot({ path: path.join(SHOTS, 'inspector-restarted.png') });
+    step('restart');
 
     report.pwned = await page.evaluate(() => (window.__mindlab_pwned === undefined ? null : window.__mindlab_pwned));
     await page.screenshot({ path: path.join(SHOTS, 'page.png') });

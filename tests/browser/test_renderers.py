@@ -4,10 +4,11 @@ small Cell in GRAPH_MODE and displays its graph and a parallel plan.
 
 Needs Node.js, /usr/bin/chromium (``./dev setup`` installs it as root) and the built extension with its
 node_modules (``./dev setup``); skips with the reason when one is missing. Screenshots go to the test's tmp dir
-(their folder is printed; ``pytest -s`` shows it).
+(build/browser-screenshots, git-ignored: kept after the run as the test's artifacts).
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -46,7 +47,13 @@ CELLS = [
     "            y = ops.tanh(y)  # <script>window.__mindlab_pwned = 1</script>\n"
     "        else:\n"
     "            y = ops.sigmoid(y)\n"
-    "        return y * 2",
+    "        return y * 2\n"
+    "\n"
+    "def uses_try(x):\n"
+    "    try:\n"
+    "        return x * 2\n"
+    "    except ValueError:\n"
+    "        return x",
     "%mindlab inspect on",
     "%%graph\n"
     "ms.set_seed(0)\n"
@@ -158,7 +165,8 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(lab, tmp_path_factory):
     """Run the browser script once; its JSON report (what the page showed)."""
-    shots = tmp_path_factory.mktemp("screenshots")
+    shots = ROOT / "build" / "browser-screenshots"      # git-ignored; kept after the run as test artifacts
+    shots.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, MINDLAB_LAB_URL=lab["base"], MINDLAB_NOTEBOOK="renderers.ipynb", MINDLAB_SHOTS=str(shots),
                MINDLAB_PLAYWRIGHT=str(PLAYWRIGHT), MINDLAB_CHROMIUM=CHROMIUM, MINDLAB_DONE=DONE)
     done = subprocess.run(["node", str(Path(__file__).with_name("drive.cjs"))], env=env, capture_output=True,
@@ -259,3 +267,37 @@ def test_the_inspector_panel_lists_compiles_and_gradients(report):
     assert ins["viewerTitle"].endswith("(optimized)")
     assert ins["viewerNodes"] > 0 and f"{ins['viewerNodes']} nodes" in ins["viewerInfo"]
     assert "optimized graph" in ins["viewerInfo"]
+
+
+def test_the_inspector_shows_the_mode_and_switches_with_the_magics(report):
+    live = report["live"]
+    assert live["modeBefore"] == "PYNATIVE_MODE"
+    assert live["afterGraph"]["mode"] == "GRAPH_MODE" and "GRAPH_MODE" in live["afterGraph"]["status"]
+    assert live["afterPynative"]["mode"] == "PYNATIVE_MODE" and "PYNATIVE_MODE" in live["afterPynative"]["status"]
+
+
+def test_the_inspector_lists_a_compile_within_two_seconds(report):
+    live = report["live"]
+    assert live["compileMs"] < 2000, live["compileMs"]
+    assert re.fullmatch(r"#3 compiled <lambda>_\d+\(arg0: Float32\[3\]\)", live["afterCompile"]["titles"][0])
+
+
+def test_the_inspector_explains_a_refused_compile_with_the_source_line(report):
+    err = report["live"]["error"]
+    assert err["title"].startswith("#4 could not compile uses_try: GraphModeSyntaxError")
+    assert "try" in err["message"]
+    assert err["source"] is not None and err["source"].endswith("try:") and ":" in err["source"]
+    assert [t for t in report["live"]["filtered"]] == [err["title"]]     # the filter keeps only the error
+
+
+def test_the_inspector_follows_a_kernel_restart(report):
+    live = report["live"]
+    restarted = live["afterRestart"]
+    assert restarted["connected"] == "false" and restarted["stale"] is True
+    assert "restarted" in restarted["status"] and len(restarted["titles"]) == 4     # old records kept, marked
+    assert live["reconnected"]["connected"] == "true" and live["reconnected"]["connection"] == "connected"
+    after = live["afterReconnect"]
+    assert len(after["titles"]) == 1 and after["stale"] is False
+    assert re.fullmatch(r"#1 compiled <lambda>_\d+\(arg0: Float32\[4\]\)", after["titles"][0])
+    assert live["reconnectCompileMs"] < 2000, live["reconnectCompileMs"]
+    assert (report["shots"] / "inspector-restarted.png").stat().st_size > 5000
