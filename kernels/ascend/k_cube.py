@@ -20,7 +20,7 @@ import numpy as np
 
 from .api import (TPipe, TQue, TPosition, DataCopy, DataCopyPad, DataCopyExtParams, Nd2NzParams, LoadData, Mmad,
                   Fixpipe, align_up)
-from .sim import GlobalTensor, GetBlockIdx, GetBlockNum, launch, op_scope
+from .sim import AscendError, GlobalTensor, GetBlockIdx, GetBlockNum, launch, op_scope
 from .device import current_profile
 from .k_vector import elementwise
 
@@ -164,6 +164,10 @@ def cast(x, dtype, name="Cast"):
 def _run(a, b, ta, tb, out_dtype, batch_map, M, K, N, name, tiling=None):
     prof = current_profile()
     out_dtype = np.dtype(out_dtype)
+    for k, x in enumerate((a, b)):
+        if np.asarray(x).dtype.kind != "f":
+            raise AscendError(f"{name}: the Cube multiplies floating-point operands (cast to float16); operand {k} "
+                              f"is {np.asarray(x).dtype} — cast it to float32 first")
     with op_scope(name):
         a16, b16 = cast(a, np.float16), cast(b, np.float16)
         c = np.empty((len(batch_map), M, N), out_dtype)

@@ -214,3 +214,10 @@ def test_pooling_forward_and_backward_match_cpu(kernel, stride, pad):
         np.testing.assert_allclose(REGISTRY["avg_pool_grad"].impl["Ascend"](d, **a),
                                    REGISTRY["avg_pool_grad"].impl["CPU"](d, **a), rtol=1e-5, atol=1e-6)
     assert ascend.last_profile().op == "avg_pool_grad"
+
+
+def test_integer_matmul_is_refused_clearly():
+    ms.set_context(device_target="Ascend")
+    a = Tensor(np.ones((4, 4), np.int32))
+    with pytest.raises(RuntimeError, match=r"(?s)matmul: .*Cube multiplies floating-point operands.*int32.*test_kernels"):
+        ops.matmul(a, a)
