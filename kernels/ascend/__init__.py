@@ -12,8 +12,9 @@ Layers, bottom to top::
     formats.py   ND / FRACTAL_NZ / NC1HWC0 and TransData
     tiling.py    host-side tiling functions
     k_*.py       kernels: vector (elementwise), rows (reductions, softmax, layer norm), cube (matmul), conv, move
+    ops_*.py     registry primitives -> kernels (basic families, pooling, scatter-like ops)
     fused.py     the fusion pass's builder: a fused elementwise chain as one Vector kernel
-    ops_basic.py, table.py   registry primitives -> kernels
+    table.py     ROUTES: how each primitive runs (kernel or decomposition); ROUTES.md is its rendering
     costs.py     per-op simulated time for the auto-parallel cost model
 """
 from .device import AscendProfile, ASCEND910, ASCEND310, PROFILES, current_profile, set_profile, use_profile

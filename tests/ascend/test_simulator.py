@@ -59,9 +59,9 @@ def test_ub_overflow_is_a_clear_error():
     x = np.zeros(1 << 16, np.float32)
     with pytest.raises(BufferOverflowError) as e:
         launch(_exp_kernel, 1, GlobalTensor(x), GlobalTensor(x.copy()), x.size, 1 << 15, 2)   # 2 x 2 x 128 KB
-    msg = str(e.value)
-    assert "Unified Buffer" in msg and "inQueueX" not in msg or "outQueueY" in msg
-    assert "131072 B" in msg and "262144 B" in msg, msg        # the request and the limit
+    msg = str(e.value)       # the queue, the request, the buffer and its limit
+    assert "InitBuffer(outQueueY, 2 x 131072 B)" in msg and "needs 262144 B of the Unified Buffer" in msg, msg
+    assert "limit 262144 B" in msg and "smaller tile" in msg, msg
     # a host tiling asking for a tile too large fails the same way, naming the queue
     with pytest.raises(BufferOverflowError, match=r"Unified Buffer .*limit 262144 B"):
         elementwise("Add", np.add, [x, x], ["full", "full"], [np.float32], x.shape, tile_bytes=64 * 1024)
