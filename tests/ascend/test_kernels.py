@@ -221,3 +221,37 @@ def test_integer_matmul_is_refused_clearly():
     a = Tensor(np.ones((4, 4), np.int32))
     with pytest.raises(RuntimeError, match=r"(?s)matmul: .*Cube multiplies floating-point operands.*int32.*test_kernels"):
         ops.matmul(a, a)
+
+
+def test_fused_builder_matches_the_cpu_fused_kernel_on_every_construct():
+    """not / if-else / comparisons / casts / fast-math names in the fuse templates, full + scalar + row inputs."""
+    from mindlab.kernels.cpu import fused as cf
+    from mindlab.kernels.ascend import fused as af
+    R = lambda name, args, dt, **attrs: cf.render(REGISTRY[name], args, np.dtype(dt), attrs)   # noqa: E731
+    e = cf.FusedExpr()
+    a = e.add_input("full", np.float32)
+    b = e.add_input("row", np.float32)
+    s = e.add_input("scalar", np.float32, 0.25)
+    steps = {}
+    steps["gt"] = e.add_step(R("greater", [a, s], np.bool_), np.bool_, "greater")
+    steps["not"] = e.add_step(R("logical_not", [steps["gt"]], np.bool_), np.bool_, "logical_not")
+    steps["sel"] = e.add_step(R("select", [steps["not"], a, b], np.float32), np.float32, "select")
+    steps["th"] = e.add_step(R("tanh", [steps["sel"]], np.float32), np.float32, "tanh")
+    steps["sg"] = e.add_step(R("sigmoid", [steps["th"]], np.float32), np.float32, "sigmoid")
+    steps["ge"] = e.add_step(R("gelu", [steps["sg"]], np.float32, approximate="tanh"), np.float32, "gelu")
+    steps["sq"] = e.add_step(R("square", [steps["ge"]], np.float32), np.float32, "square")
+    steps["mx"] = e.add_step(R("maximum", [steps["sq"], b], np.float32), np.float32, "maximum")
+    steps["ci"] = e.add_step(R("cast", [steps["mx"]], np.int32, dtype=ms.int32), np.int32, "cast")
+    for k in ("ge", "mx", "not", "ci"):
+        e.add_output(steps[k])
+    shape = (37, 20)
+    x = RNG.standard_normal(shape).astype(np.float32) * 3
+    row = RNG.standard_normal(20).astype(np.float32)
+    sc = np.array([0.25], np.float32)
+    want = cf.compile_expr(e, shape, 20)(x, row, sc)
+    got = af.compile_expr(e, shape, 20)(x, row, sc)
+    for w, g in zip(want, got):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), rtol=2e-6, atol=2e-6)
+    rec = ascend.last_profile().kernels[0]
+    assert rec.busy["Vector"] > 0 and rec.bytes_in == x.nbytes + row.nbytes
