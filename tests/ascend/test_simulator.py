@@ -264,3 +264,19 @@ def _bad_mask(g):
     pipe.InitBuffer(q, 1, 256)
     t = q.AllocTensor(np.float32)
     ascend.Adds(t, t, 1.0, 64, mask=65)
+
+
+def test_blocks_beyond_the_core_count_queue_on_the_cores():
+    n, tile = 8 * 4096, 4096
+    x = np.zeros(4 * n, np.float32)
+    y = np.empty_like(x)
+
+    def blocks(x_gm, y_gm):
+        off = GetBlockIdx() * n
+        _exp_kernel(x_gm[off:], y_gm[off:], n, tile, 2)
+    two = ASCEND910.replace(name="two-core", ai_cores=2)
+    rec4 = launch(blocks, 4, GlobalTensor(x), GlobalTensor(y), profile=two)
+    rec2 = launch(blocks, 2, GlobalTensor(x), GlobalTensor(y), profile=two)
+    assert rec4.cores == rec2.cores == 2 and rec4.block_dim == 4
+    assert rec4.cycles == pytest.approx(2 * rec2.cycles, rel=0.05)
+    np.testing.assert_allclose(y, np.e, rtol=1e-6)      # exp(exp(0)) everywhere: every block ran
