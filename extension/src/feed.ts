@@ -230,3 +230,19 @@ export class KernelFeed {
     }
   }
 }
+
+/**
+ * Which line of which cell a source location (file, 1-based line, text of that line) points to: the cell whose
+ * line `line` has exactly that text (ipykernel compiles each cell as its own file, so the line number is the line
+ * in the cell). Among several matches the last one (the most recent definition) wins; null when none matches.
+ */
+export function findSourceCell(cells: string[], line: number, text: string): { cell: number; line: number } | null {
+  const want = text.trim();
+  for (let c = cells.length - 1; c >= 0; c--) {
+    const lines = cells[c].split('\n');
+    if (line >= 1 && line <= lines.length && lines[line - 1].trim() === want && want !== '') {
+      return { cell: c, line: line - 1 };
+    }
+  }
+  return null;
+}

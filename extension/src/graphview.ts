@@ -109,6 +109,15 @@ function inputName(model: GraphModel, id: string): string {
   return `${id} ${n.op}`;
 }
 
+/** Dispatched (bubbling) by a graph view when a node with a source line is selected. */
+export const SOURCE_EVENT = 'mindlab-source-selected';
+
+export interface SourceEventDetail {
+  file: string;
+  line: number;
+  text: string;
+}
+
 export class GraphWidget extends Widget implements IRenderMime.IRenderer {
   private model: GraphModel | null = null;
   private collapsed = new Set<string>();
@@ -440,6 +449,12 @@ export class GraphWidget extends Widget implements IRenderMime.IRenderer {
     this.selected = id;
     this.selectedLine = null;
     this.applySelection();
+    const n = id && this.model ? this.model.nodes.get(id) : null;
+    if (n && n.source) {
+      // the Inspector plugin (plugin.ts) highlights this line in the notebook cell it came from
+      const detail: SourceEventDetail = { file: n.source.file, line: n.source.line, text: n.source.text };
+      this.node.dispatchEvent(new CustomEvent(SOURCE_EVENT, { bubbles: true, detail }));
+    }
   }
 
   private lineKey(n: GraphNode): string | null {

@@ -16,9 +16,18 @@ import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { basename, button, el, fmtBytes, fmtSeconds, row, table } from './dom';
-import { CompileSummary, ErrorSummary, InspectorRecord, KernelFeed, PlanSummary, matches, recordTitle } from './feed';
+import {
+  CompileSummary,
+  ErrorSummary,
+  InspectorRecord,
+  KernelFeed,
+  PlanSummary,
+  findSourceCell,
+  matches,
+  recordTitle
+} from './feed';
 import { GRAPH_MIME } from './graphmodel';
-import { GraphWidget } from './graphview';
+import { GraphWidget, SOURCE_EVENT, SourceEventDetail } from './graphview';
 import { PLAN_MIME, PlanWidget } from './planview';
 
 export const COMM_TARGET = 'mindlab.inspector';
@@ -205,6 +214,29 @@ class InspectorPanel extends Panel {
   }
 }
 
+/** Select line `detail.line` of the cell of `nb` it came from, scroll to it and mark the cell. */
+function highlightSource(nb: NotebookPanel, detail: SourceEventDetail): void {
+  const widgets = nb.content.widgets;
+  const found = findSourceCell(
+    widgets.map(c => c.model.sharedModel.getSource()),
+    detail.line,
+    detail.text
+  );
+  widgets.forEach(c => delete c.node.dataset.mindlabSourceLine);
+  if (!found) {
+    return;
+  }
+  const cell = widgets[found.cell];
+  const text = cell.model.sharedModel.getSource().split('\n')[found.line];
+  cell.node.dataset.mindlabSourceLine = String(found.line + 1);
+  nb.content.activeCellIndex = found.cell;
+  const editor = cell.editor;
+  if (editor) {
+    editor.setSelection({ start: { line: found.line, column: 0 }, end: { line: found.line, column: text.length } });
+  }
+  void nb.content.scrollToCell(cell);
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'mindlab-jupyter:inspector',
   description: 'The mindlab Inspector side panel: compiles, gradient transforms and passes as they happen',
@@ -242,6 +274,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     });
     tracker.currentChanged.connect((_, nb) => panel.setCurrent(nb));
+    // A graph node selected in an output: highlight its source line in the notebook cell it came from.
+    document.addEventListener(SOURCE_EVENT, event => {
+      const detail = (event as CustomEvent<SourceEventDetail>).detail;
+      const target = event.target as Node;
+      const nb = tracker.find(p => p.node.contains(target)) ?? tracker.currentWidget;
+      if (nb) {
+        highlightSource(nb, detail);
+      }
+    });
     tracker.forEach(nb => watch(nb.sessionContext.session?.kernel));
     panel.setCurrent(tracker.currentWidget);
   }

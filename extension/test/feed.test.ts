@@ -2,7 +2,7 @@
 // what happens across a kernel restart.
 import { describe, expect, it } from 'vitest';
 
-import { FeedComm, InspectorRecord, KernelFeed, matches, recordTitle } from '../src/feed';
+import { FeedComm, InspectorRecord, KernelFeed, findSourceCell, matches, recordTitle } from '../src/feed';
 
 class Comm implements FeedComm {
   sent: any[] = [];
@@ -121,5 +121,18 @@ describe('titles and the filter', () => {
     expect(matches(compile(1), 'error')).toBe(false);
     expect(matches(plan, 'plan mlp')).toBe(true);
     expect(matches(plan, '')).toBe(true);
+  });
+});
+
+describe('findSourceCell', () => {
+  const cells = ['import x', 'def f(v):\n    y = v * 2\n    return y', 'f(1)', 'def f(v):\n    y = v * 2\n    return y + 1'];
+  it('finds the cell whose line has the text, the latest definition first', () => {
+    expect(findSourceCell(cells, 2, 'y = v * 2')).toEqual({ cell: 3, line: 1 });
+    expect(findSourceCell(cells, 3, 'return y')).toEqual({ cell: 1, line: 2 });
+  });
+  it('returns null when no cell has that text at that line', () => {
+    expect(findSourceCell(cells, 1, 'y = v * 2')).toBeNull();
+    expect(findSourceCell(cells, 9, 'return y')).toBeNull();
+    expect(findSourceCell(cells, 1, '')).toBeNull();
   });
 });

@@ -120,6 +120,17 @@ async function main() {
       details: root.querySelector('.mindlab-details').innerText,
       scripts: root.querySelectorAll('script').length
     }));
+    await page.waitForSelector('.jp-Cell[data-mindlab-source-line]', { timeout: 5000 });
+    report.selection.notebook = await page.evaluate(() => {
+      const cells = [...document.querySelectorAll('.jp-Notebook .jp-Cell')];
+      const marked = cells.filter(c => c.dataset.mindlabSourceLine !== undefined);
+      return {
+        markedCells: marked.map(c => cells.indexOf(c)),
+        line: marked.length ? Number(marked[0].dataset.mindlabSourceLine) : null,
+        activeCell: cells.findIndex(c => c.classList.contains('jp-mod-active'))
+      };
+    });
+    await page.screenshot({ path: path.join(SHOTS, 'source-line.png') });
     step('select');
 
     // ------------------------------------------------------------------------------ zoom and pan

@@ -221,6 +221,10 @@ def test_click_selects_a_node_and_its_source_line(report):
     assert node["op"] == "tanh"
     assert sel["currentLine"] == [node["source"]["text"]]
     assert f"Selected: {selected} tanh" in sel["details"]
+    # ... and the notebook cell it came from is made active with that line selected and marked
+    cell_lines = CELLS[0].split("\n")
+    line = next(k for k, text in enumerate(cell_lines, 1) if text.strip() == node["source"]["text"])
+    assert sel["notebook"] == {"markedCells": [0], "line": line, "activeCell": 0}
 
 
 def test_wheel_zooms_and_drag_pans(report):
