@@ -310,7 +310,8 @@ def run_graph_grad(gf, args, positions, sens):
     computes the value and the gradients, then run it."""
     from ..frontend.jit import signature, Compiled
     all_args = tuple(args) + ((sens,) if sens is not None else ())
-    key = signature(all_args, {})
+    from ..context import get_context
+    key = (signature(all_args, {}), get_context("debug_nans"))   # debug_nans programs carry NaN checks
     entry = gf.graph_cache.get(key)
     if entry is None:
         def build(compiler):

@@ -78,7 +78,7 @@ class JitFunction:
 
     def compiled(self, *args, **kwargs):
         key = (signature(args, kwargs), _context.get_context("device_target"),
-               getattr(self.self_obj, "training", None))
+               getattr(self.self_obj, "training", None), _context.get_context("debug_nans"))
         entry = self.cache.get(key)
         if entry is None:
             self.misses += 1
@@ -117,5 +117,9 @@ def jit(fn=None, **options):
 
     Usable as ``@mindlab.jit``, ``@mindlab.jit()`` or ``mindlab.jit(fn)``."""
     if fn is None:
-        return lambda f: JitFunction(f)
+        return lambda f: jit(f, **options)
+    if not callable(fn):
+        from ..errors import where
+        raise TypeError(f"jit: expected a function or a Cell method to compile, got {type(fn).__name__} "
+                        f"({fn!r:.60}).{where()}")
     return JitFunction(fn)

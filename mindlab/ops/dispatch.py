@@ -10,6 +10,7 @@ import numpy as np
 from .. import context as _context
 from .. import dtype as mdt
 from .. import device as _device
+from .. import debug_nans as _debug_nans
 from ..errors import MindlabError, where
 from ..tensor import Tensor, _wrap
 from ..autodiff.tape import STATE as _TAPE, record as _record
@@ -97,6 +98,8 @@ def bind(prim, *args, **attrs):
     else:
         res = tuple(_wrap(o if (o.__class__ is _ndarray and o.dtype is d) else _coerce(o, d))
                     for o, d in zip(out, out_np))
+    if _debug_nans.ENABLED:   # set_context(debug_nans=True): name the first op making a NaN / overflow
+        _debug_nans.check_eager(prim, args, attrs, res)
     if _TAPE.levels:
         for a in args:
             if a._node is not None:

@@ -331,6 +331,8 @@ def fuse_elementwise(graph):
     """Fuse elementwise groups in ``graph`` and every subgraph (in place); returns ``graph``."""
     if not OPTIONS.enabled or _context.get_context("device_target") not in BUILDERS:
         return graph
+    if _context.get_context("debug_nans"):   # NaN checks name one primitive per node: keep them unfused
+        return graph
     graphs = graph.all_graphs()
     used_by = {}          # id(node) -> ids of the nodes using it (any graph), or "out" for a graph output
     for g in graphs:

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import context as _context
 from .. import device as _device
+from .. import debug_nans as _debug_nans
 from ..errors import MindlabError
 from ..ir.anf import Apply, Constant, Param, Graph, MAKE_TUPLE, TUPLE_GETITEM, IF, WHILE, PRINT, AbstractTuple
 from ..ops.registry import Primitive
@@ -35,6 +36,7 @@ class Program:
     def __init__(self, graph, device=None):
         self.graph = graph
         self.device = device or _context.get_context("device_target")
+        self.debug_nans = _debug_nans.ENABLED   # checks are generated in (the compile cache keys on the flag)
         self.source, self.fn = self._generate()
 
     def __call__(self, *args):
@@ -86,6 +88,9 @@ class Program:
                 else:
                     consts[f"d{n.id}"] = n.abstract.dtype.np
                     lines.append(f"{var} = _fix({kname}({args}), d{n.id})")
+                if self.debug_nans:   # name the first node whose output has a NaN (or inf from finite inputs)
+                    consts[f"nan{n.id}"] = _debug_nans.NodeCheck(n, isinstance(n.abstract, AbstractTuple))
+                    lines.append(f"nan{n.id}({var}{', ' if args else ''}{args})")
             elif op is MAKE_TUPLE:
                 lines.append(f"{var} = ({args}{',' if len(n.inputs) == 1 else ''})")
             elif op is TUPLE_GETITEM:
