@@ -1,11 +1,26 @@
 """Helpers shared by the public op surfaces: scalar promotion for functions and the base of ``P.*`` classes."""
 import numbers
+import sys
 
 import numpy as np
 
 from .. import dtype as mdt
 from ..errors import where
 from ..tensor import Tensor, _wrap
+
+
+def _op_name():
+    """The op whose public function was called: the first frame outside this module (error messages only)."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename == __file__:
+        f = f.f_back
+    name = f.f_code.co_name if f is not None else "?"
+    return name.lstrip("_") or "?"
+
+
+def _not_a_tensor(value):
+    return TypeError(f"{_op_name()}: expected a Tensor or a number, got {type(value).__name__} ({value!r:.60})."
+                     f"{where()}")
 
 
 def scalar_tensor(value, like=None):
@@ -21,7 +36,7 @@ def scalar_tensor(value, like=None):
         elif isinstance(value, (float, np.floating)):
             dt = like_dt if kind == "f" else np.dtype(np.float32)
         else:
-            raise TypeError(f"expected a Tensor or a number, got {type(value).__name__}.{where()}")
+            raise _not_a_tensor(value)
         return _wrap(np.asarray(value, dtype=dt))
     return _wrap(np.asarray(value, dtype=mdt.dtype_of_scalar(value).np))
 
@@ -34,7 +49,7 @@ def as_tensor(x, like=None):
         return scalar_tensor(x, like)
     if isinstance(x, (np.ndarray, list, tuple)):
         return Tensor(x)
-    raise TypeError(f"expected a Tensor or a number, got {type(x).__name__}.{where()}")
+    raise _not_a_tensor(x)
 
 
 def tensor_pair(x, y):

@@ -61,6 +61,8 @@ def norm_axes(axis, ndim):
         return tuple(range(ndim))
     if isinstance(axis, (int, np.integer)):
         axis = (axis,)
+    if not isinstance(axis, (tuple, list)):
+        raise DTypeError(f"axis must be an int or a tuple of ints, got {axis!r}")
     axes = tuple(sorted({norm_axis(a, ndim) for a in axis}))
     if len(axes) != len(tuple(axis)):
         raise ShapeError(f"axis {tuple(axis)} repeats an axis")

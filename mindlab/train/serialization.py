@@ -361,7 +361,11 @@ def load_param_into_net(net, parameter_dict, strict_load=False):
                         f"{where()}")
     source = getattr(parameter_dict, "file_name", None)
     origin = f" from {source}" if source else ""
-    values = {k: v for k, v in parameter_dict.items() if isinstance(v, Tensor)}
+    for k, v in parameter_dict.items():
+        if not isinstance(v, Tensor):
+            raise TypeError(f"load_param_into_net: parameter_dict[{k!r}] must be a Parameter or Tensor, got "
+                            f"{type(v).__name__}; nothing was loaded.{where()}")
+    values = dict(parameter_dict)
     used, plan, param_not_load = set(), [], []
     for p in net.get_parameters():
         key = p.name if p.name in values else None
