@@ -24,7 +24,7 @@ import numpy as np
 from .sim import AscendError, AlignmentError, BufferOverflowError, GlobalTensor, Slot, current_core
 
 __all__ = ["TPosition", "TPipe", "TQue", "TBuf", "LocalTensor", "GlobalTensor", "DataCopy", "DataCopyPad",
-           "DataCopyParams", "DataCopyExtParams", "Nd2NzParams", "LoadData", "Mmad", "Fixpipe", "VECTOR_COST",
+           "DataCopyParams", "DataCopyExtParams", "Nd2NzParams", "LoadData", "LoadData3D", "Mmad", "Fixpipe", "VECTOR_COST",
            "Add", "Sub", "Mul", "Div", "Max", "Min", "Adds", "Muls", "Maxs", "Mins", "Exp", "Ln", "Abs", "Relu",
            "Sqrt", "Rsqrt", "Reciprocal", "Duplicate", "Cast", "Copy", "ReduceSum", "ReduceMax", "ReduceMin",
            "RowOp", "ColOp", "VecApply", "ScalarWork", "align_up", "ALIGN"]
@@ -354,6 +354,23 @@ def LoadData(dst, src, shape, rows, cols, transpose=False):
     dst.data[:nr * nc] = out.reshape(-1)
     _mte(core, "MTE1", nr * nc * np.dtype(src.dtype).itemsize, 1, reads=(src.slot,), writes=(dst.slot,),
          op="LoadData")
+
+
+def LoadData3D(dst, src, index):
+    """MTE1 img2col (Load3D): fill ``dst`` (L0A, ZZ fractals) with the patch matrix of an image held in L1
+    (NC1HWC0, one sample): ``index`` (R x K, multiples of 16) gives each patch entry's element offset in ``src``
+    (-1: padding, read as 0). The tiling function computes it from the convolution's geometry."""
+    core = current_core()
+    f = core.prof.fractal
+    R, K = index.shape
+    if R % f or K % f:
+        raise AlignmentError(f"LoadData3D: the patch block {R} x {K} must be in multiples of {f}")
+    if dst.position != TPosition.A2 or src.position != TPosition.A1:
+        raise AscendError(f"LoadData3D: from L1 (A1) to L0A (A2), got {src.position} -> {dst.position}")
+    _need(dst, R * K, "LoadData3D")
+    vals = np.where(index >= 0, src.data[np.maximum(index, 0)], 0).astype(dst.dtype, copy=False)
+    dst.data[:R * K] = vals.reshape(R // f, f, K // f, f).transpose(0, 2, 1, 3).reshape(-1)
+    _mte(core, "MTE1", R * K * dst.dtype.itemsize, 1, reads=(src.slot,), writes=(dst.slot,), op="LoadData3D")
 
 
 def Mmad(c, a, b, m, k, n, init=True):

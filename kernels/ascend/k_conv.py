@@ -1,11 +1,12 @@
 """Convolution on the Cube: img2col + matmul, with the input in NC1HWC0 and the weight in FRACTAL_Z order.
 
-Forward (per channel group): the input is cast to float16 and transformed to NC1HWC0 (TransData); an img2col
-gather (MTE, index map from the tiling function) builds the (N*OH*OW, C1*kh*kw*16) patch matrix whose column
-order (c1, i, j, c0) matches the weight reordered to (C_out, C1, kh, kw, C0) (FRACTAL_Z's order; padded channels
-are zero on both sides); the Cube kernel multiplies patches by the weight's transpose; a TransData gather puts the
-(N, OH*OW, C_out) result back to NCHW. On a real core img2col is MTE1's Load3D from L1; here it is a GM-level
-gather (the same bytes through MTE2/MTE3), which costs extra GM traffic — stated, and visible in the profile.
+Forward (per channel group): the input is cast to float16 and transformed to NC1HWC0 (TransData), the weight
+reordered to (C_out, C1, kh, kw, C0) (FRACTAL_Z's order; padded channels are zero on both sides). The Conv2D
+kernel then works like the matmul kernel with A = the patch matrix (N*OH*OW, C1*kh*kw*16): each block loads one
+sample's NC1HWC0 image into L1 (MTE2, double-buffered across samples) and the weight once (ND2NZ), and MTE1's
+Load3D builds each (positions x K-slice) patch block straight into L0A from the image in L1 — img2col never
+touches GM. A TransData gather puts the (N, OH*OW, C_out) result back to NCHW. When a sample's image or the
+weight does not fit L1 (or C_out > 256), the forward falls back to an img2col gather in GM + the Cube matmul.
 
 Backward: dx = col2im(dout_mat @ W): col2im is a gather of each input element's (up to kh*kw) patch entries
 followed by a row ReduceSum; dW = dout_mat^T @ patches (the Cube with A transposed).
@@ -15,7 +16,11 @@ import functools
 import numpy as np
 
 from .formats import nchw_to_nc1hwc0, C0
+from .api import (TPipe, TQue, TPosition, DataCopy, DataCopyPad, DataCopyExtParams, Nd2NzParams, LoadData,
+                  LoadData3D, Mmad, Fixpipe, align_up)
+from .device import current_profile
 from .k_cube import matmul, cast
+from .sim import GlobalTensor, GetBlockIdx, GetBlockNum, launch
 from .k_move import gather
 from .ops_pool import inverse_map
 from .k_rows import reduce_rows
@@ -87,6 +92,107 @@ def _wmat(w16):
     return gather("TransData(FRACTAL_Z)", [w16], idx, idx.shape)
 
 
+def _sample_index(c, h, w, kh, kw, stride, pad, dilation):
+    idx, (oh, ow) = _img2col_index(1, c, h, w, kh, kw, tuple(stride), tuple(pad), tuple(dilation))
+    return idx, oh * ow                      # offsets within one sample's NC1HWC0 image
+
+
+def _r16(v):
+    return -(-int(v) // 16) * 16
+
+
+def _conv_kernel(x5_gm, w_gm, out_gm, n, L, co, K, img, idx, baseM, baseK):
+    """Blocks take contiguous runs of (sample, position tile) work items, so each loads a sample's image once."""
+    tm = -(-L // baseM)
+    items = n * tm
+    per = -(-items // GetBlockNum())
+    lo, hi = GetBlockIdx() * per, min(items, (GetBlockIdx() + 1) * per)
+    pipe = TPipe()
+    qimg, qw = TQue(TPosition.A1, 2, "inQueueImage"), TQue(TPosition.B1, 1, "inQueueWeight")
+    qa2, qb2 = TQue(TPosition.A2, 2, "inQueueA2"), TQue(TPosition.B2, 2, "inQueueB2")
+    qc1, qc2 = TQue(TPosition.CO1, 2, "outQueueCO1"), TQue(TPosition.CO2, 2, "outQueueCO2")
+    cop = _r16(co)
+    pipe.InitBuffer(qimg, 2, align_up(img * 2))
+    pipe.InitBuffer(qw, 1, cop * K * 2)
+    pipe.InitBuffer(qa2, 2, baseM * baseK * 2)
+    pipe.InitBuffer(qb2, 2, baseK * cop * 2)
+    pipe.InitBuffer(qc1, 2, baseM * cop * 4)
+    it = out_gm.dtype.itemsize
+    pipe.InitBuffer(qc2, 2, align_up(baseM * cop * it))
+    wt = qw.AllocTensor(np.float16)
+    DataCopy(wt, w_gm, Nd2NzParams(co, K, K))               # (C_out x K) -> NZ, used as B transposed
+    qw.EnQue(wt)
+    wt = qw.DeQue()
+    cur, image = -1, None
+    for item in range(lo, hi):
+        s_, j = divmod(item, tm)
+        if s_ != cur:
+            if image is not None:
+                qimg.FreeTensor(image)
+            image = qimg.AllocTensor(np.float16)
+            DataCopy(image, x5_gm[s_ * img:], img)
+            qimg.EnQue(image)
+            image = qimg.DeQue()
+            cur = s_
+        m0 = j * baseM
+        mm = min(baseM, L - m0)
+        rows = np.full((_r16(mm), K), -1, np.int64)
+        rows[:mm] = idx[m0:m0 + mm]
+        c = qc1.AllocTensor(np.float32)
+        for k0 in range(0, K, baseK):
+            kb = min(baseK, K - k0)
+            a2 = qa2.AllocTensor(np.float16)
+            LoadData3D(a2, image, rows[:, k0:k0 + kb])
+            qa2.EnQue(a2)
+            b2 = qb2.AllocTensor(np.float16)
+            LoadData(b2, wt, (cop, K), (0, cop), (k0, kb), transpose=True)
+            qb2.EnQue(b2)
+            a2, b2 = qa2.DeQue(), qb2.DeQue()
+            Mmad(c, a2, b2, mm, kb, co, init=(k0 == 0))
+            qa2.FreeTensor(a2)
+            qb2.FreeTensor(b2)
+        qc1.EnQue(c)
+        c = qc1.DeQue()
+        y = qc2.AllocTensor(out_gm.dtype)
+        Fixpipe(y, c, mm, co)
+        qc2.EnQue(y)
+        y = qc2.DeQue()
+        gap = (cop * it - align_up(co * it)) // 32
+        DataCopyPad(out_gm[(s_ * L + m0) * co:], y, DataCopyExtParams(mm, co * it, gap, 0))
+        qc2.FreeTensor(y)
+        qc1.FreeTensor(c)
+    if image is not None:
+        qimg.FreeTensor(image)
+    qw.FreeTensor(wt)
+
+
+def _conv_in_core(x16, w16, stride, pad, dilation, out_dtype):
+    """The Conv2D kernel (Load3D) for one channel group, or None when its operands do not fit the buffers."""
+    prof = current_profile()
+    n, c, h, wd = x16.shape
+    co, _, kh, kw = w16.shape
+    c1 = -(-c // C0)
+    img, K, cop = c1 * h * wd * C0, c1 * kh * kw * C0, _r16(co)
+    baseM = 256 if cop <= 128 else 128
+    baseK = 64
+    while baseK > 16 and (2 * baseM * baseK * 2 > prof.l0a or 2 * baseK * cop * 2 > prof.l0b):
+        baseK //= 2
+    out_it = np.dtype(out_dtype).itemsize
+    fits = (cop <= 256 and 2 * align_up(img * 2) + cop * K * 2 <= prof.l1 and 2 * baseM * cop * 4 <= prof.l0c
+            and 2 * align_up(baseM * cop * out_it) <= prof.ub // 2)
+    if not fits:
+        return None
+    idx, L = _sample_index(c, h, wd, kh, kw, stride, pad, dilation)
+    x5 = gather("TransData(NCHW->NC1HWC0)", [x16], nchw_to_nc1hwc0(
+        np.arange(1, x16.size + 1, dtype=np.int64).reshape(x16.shape)) - 1, (n, c1, h, wd, C0))
+    wm = _wmat(w16)
+    out = np.empty((n * L, co), out_dtype)
+    items = n * (-(-L // baseM))
+    launch(_conv_kernel, min(prof.ai_cores, items), GlobalTensor(x5), GlobalTensor(wm), GlobalTensor(out), n, L,
+           co, K, img, idx, baseM, baseK, name="Conv2D", profile=prof)
+    return out
+
+
 def conv2d(x, w, stride, pad, dilation, groups):
     dtype = x.dtype
     n, c, h, wd = x.shape
@@ -97,8 +203,13 @@ def conv2d(x, w, stride, pad, dilation, groups):
         for g in range(groups):
             xg = x16 if groups == 1 else np.ascontiguousarray(x16[:, g * cg:(g + 1) * cg])
             wg = w16 if groups == 1 else np.ascontiguousarray(w16[g * co // groups:(g + 1) * co // groups])
-            cols, oh, ow = _patches(xg, kh, kw, stride, pad, dilation)
-            outs.append(matmul(cols, _wmat(wg), transpose_b=True, out_dtype=dtype, name="Conv2D(Cube)"))
+            m = _conv_in_core(xg, wg, stride, pad, dilation, dtype)
+            if m is None:
+                cols, _, _ = _patches(xg, kh, kw, stride, pad, dilation)
+                m = matmul(cols, _wmat(wg), transpose_b=True, out_dtype=dtype, name="Conv2D(img2col in GM + Cube)")
+            outs.append(m)
+        oh = _out(h, kh, stride[0], pad[0], pad[1], dilation[0])
+        ow = _out(wd, kw, stride[1], pad[2], pad[3], dilation[1])
         m = outs[0] if groups == 1 else np.concatenate(outs, axis=1)
         return _rows_to_nchw(m, n, oh, ow, "TransData(->NCHW)")
 

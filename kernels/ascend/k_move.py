@@ -22,18 +22,19 @@ __all__ = ["gather", "index_map", "scalar_kernel", "broadcast", "DataCopyGather"
 
 
 def DataCopyGather(dst, src, index, fill=0):
-    """MTE2: dst[i] = src[index[i]] (index < 0: ``fill``), one burst per run of consecutive source addresses (the
-    Scalar unit writes one descriptor per burst)."""
+    """MTE2: dst[i] = src[index[i]] (index < 0: ``fill``), one burst per run of consecutive valid source addresses
+    (the Scalar unit writes one descriptor per burst; fill entries cost no fetch)."""
     core = current_core()
     n = index.size
     valid = index >= 0
     d = dst.data
     d[:n] = fill
     d[:n][valid] = src.array[src.offset + index[valid]]
+    # one burst per run of consecutive source addresses; padding entries are filled, not fetched
+    starts = valid.copy()
     if n > 1:
-        bursts = 1 + int(np.count_nonzero(np.diff(index) != 1))
-    else:
-        bursts = 1
+        starts[1:] &= ~(valid[:-1] & (index[1:] == index[:-1] + 1))
+    bursts = max(int(np.count_nonzero(starts)), 1)
     ScalarWork(bursts, "DMA descriptors")
     nbytes = int(np.count_nonzero(valid)) * dst.dtype.itemsize
     _mte(core, "MTE2", nbytes, bursts, src, int(index[valid][0]) if valid.any() else 0, False,

@@ -81,7 +81,8 @@ ROUTES.update({
     "fill": ("vector", "Vector Duplicate"),
     "matmul": ("cube", "Cube: ND2NZ -> L1, LoadData -> L0A/L0B, Mmad -> L0C, Fixpipe -> UB -> GM (fp16 in, fp32 acc)"),
     "batch_matmul": ("cube", "Cube matmul over the broadcast batch (tiles of all batches spread over the cores)"),
-    "conv2d": ("cube", "Cast + TransData(NC1HWC0) + Img2Col gather + Cube matmul + TransData(NCHW)"),
+    "conv2d": ("cube", "Cast + TransData(NC1HWC0) + Conv2D kernel (image in L1, Load3D img2col into L0A, Mmad) "
+                       "+ TransData(NCHW); img2col gather in GM + Cube matmul when an image does not fit L1"),
     "conv2d_backprop_input": ("cube", "Cube matmul (dout x W) + col2im as gather + row ReduceSum"),
     "conv2d_backprop_filter": ("cube", "Img2Col gather + Cube matmul with A transposed"),
     "softmax": ("rows", "SoftmaxV2 row kernel: ReduceMax, Sub, Exp, ReduceSum, Div in UB (rows too long for the "

@@ -255,3 +255,24 @@ def test_fused_builder_matches_the_cpu_fused_kernel_on_every_construct():
         np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), rtol=2e-6, atol=2e-6)
     rec = ascend.last_profile().kernels[0]
     assert rec.busy["Vector"] > 0 and rec.bytes_in == x.nbytes + row.nbytes
+
+
+def test_conv_forward_builds_patches_in_core_with_load3d():
+    x = RNG.standard_normal((4, 6, 14, 14)).astype(np.float32)
+    w = RNG.standard_normal((16, 6, 5, 5)).astype(np.float32)
+    geo = dict(stride=(1, 1), pad=(0, 0, 0, 0), dilation=(1, 1), groups=1)
+    out = k_conv.conv2d(x, w, **geo)
+    np.testing.assert_allclose(out, REGISTRY["conv2d"].impl["CPU"](_h(x), _h(w), **geo), rtol=1e-4, atol=1e-4)
+    kernels = {k.name: k for k in ascend.last_profile().kernels}
+    assert "Img2Col" not in kernels                        # no patch matrix in GM
+    conv = kernels["Conv2D"]
+    assert conv.instructions["LoadData3D"] > 0 and conv.busy["Cube"] > 0
+    # GM reads: each sample's NC1HWC0 image once and the weight once per block — not the patch matrix
+    image_bytes, weight_bytes, patch_bytes = 4 * 14 * 14 * 16 * 2, 16 * 400 * 2, 4 * 100 * 400 * 2
+    assert conv.bytes_in == image_bytes + conv.block_dim * weight_bytes < patch_bytes / 3
+    # an image too large for L1 takes the GM img2col path, with the same result
+    big = RNG.standard_normal((1, 3, 200, 200)).astype(np.float32)
+    wb = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    out = k_conv.conv2d(big, wb, **geo)
+    np.testing.assert_allclose(out, REGISTRY["conv2d"].impl["CPU"](_h(big), _h(wb), **geo), rtol=1e-3, atol=1e-3)
+    assert "Img2Col" in {k.name for k in ascend.last_profile().kernels}
