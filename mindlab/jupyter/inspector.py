@@ -13,7 +13,8 @@ could not compile a function: the error and the user's source line — the "why 
 
 The connection is a comm with target ``mindlab.inspector``, opened by the kernel (``%mindlab inspect on``). The
 panel answers ``{"request": "ready"}`` (from then on records go to it instead of the cell output); it can ask for a
-record's graph JSON (``{"request": "graph", "seq": k, "stage": "graph" | "optimized"}``) or plan JSON
+record's graph JSON (``{"request": "graph", "seq": k, "stage": "graph" | "optimized"}``; for a plan record
+``"stage": "planned"``, the graph whose node ids its ops' ``node`` fields name) or plan JSON
 (``{"request": "plan", "seq": k}``), ``clear`` the records, or turn the inspector ``on`` / ``off``. The kernel also
 tells the panel the execution mode (``{"type": "mode", "mode": "GRAPH_MODE"}``) at hello and on every change. A
 front end without the panel closes the comm, and printing goes on.
@@ -248,6 +249,12 @@ class Inspector:
         elif req == "graph":
             record = self.find(data.get("seq"))
             stage = data.get("stage", "optimized")
+            if record is not None and record["kind"] == "plan" and stage == "planned" and \
+                    hasattr(record["compiled"], "graph_view"):
+                # the graph a plan splits: its node ids are the plan JSON ops' "node" fields
+                comm.send({"type": "graph", "seq": record["seq"], "stage": stage,
+                           "doc": record["compiled"].graph_view().json()})
+                return
             if record is None or record["kind"] not in ("compile", "grad") or stage not in ("graph", "optimized"):
                 comm.send({"type": "error", "request": data,
                            "message": f"no record {data.get('seq')!r} / stage {stage!r}"})

@@ -23,14 +23,18 @@ outputs are its own: batch-shaped outputs are concatenated in rank order, scalar
 In the auto-parallel modes the plan keeps the step's global meaning (a mean loss is the mean over the whole
 batch, a split reduction is all-reduced), so gradients come out exact and ``gradients_mean`` has nothing to do.
 
-Random ops (dropout masks) draw per device: on the sim backend the ranks are threads sharing mindlab's generator,
-so a plan with dropout does not reproduce single-device masks (nor, replicated, agree across ranks).
+Random ops (dropout masks): in the auto-parallel modes every device draws the whole tensor's mask from the same
+generator state and keeps its slice (``spmd.MASK_SLICE``), so training with dropout equals single-device training;
+on the sim backend each rank thread draws from its own copy of the generators, and the real ones are then advanced
+as one device would have. Data parallelism compiles the step for one device's share of the batch, so its masks are
+drawn per device (they do not reproduce single-device masks).
 """
 import numpy as np
 
 from ..tensor import Tensor, _wrap
 from .redistribution import redistribute
 from .layout import TensorLayout
+from .spmd import rank_generators
 
 __all__ = ["ParallelProgram", "parallelize"]
 
@@ -143,12 +147,21 @@ class ParallelProgram:
         world = world or SimWorld(max(devs) + 1)
         self.world = world
 
+        gens = {}
+
         def rank_fn():
             r = get_comm().world_rank
             if r not in devs:
                 return None
-            return self._run_rank(r, ins)
+            gens[r] = {}
+            rank_generators(gens[r])        # each rank draws random masks from its own copy of the generators
+            try:
+                return self._run_rank(r, ins)
+            finally:
+                rank_generators(None)
         outs = world.run(rank_fn)
+        for gen, twin in gens.get(devs[0], {}).values():     # advance the real generators as one device would
+            gen.bit_generator.state = twin.bit_generator.state
         self.rank_outputs = {d: outs[d] for d in devs}
         n = len(self.spmd.output_layouts)
         return self._rebuild([self._combine(k, [outs[d][k] for d in devs]) for k in range(n)])

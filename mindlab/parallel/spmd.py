@@ -26,6 +26,7 @@ restricted to the group of devices along the step's mesh axes.
 whole (unsplit) graph compiled for its slice of the batch, and the gradient input of every optimizer update is
 all-reduced first (summed, or averaged with ``gradients_mean``).
 """
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,6 +107,49 @@ COMM_PRIMITIVES = {
                     not_differentiable("a communication step of an SPMD program (inserted after differentiation)"),
                     _cost(kind), doc=f"SPMD {kind} over the devices along mesh axes `axes` (mindlab.parallel.spmd)")
     for kind in ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "split", "make_partial")}
+
+
+# ------------------------------------------------------------------------------------- random masks
+# A dropout mask drawn per device would differ from the single-device one. Lowered, every device draws the mask of
+# the whole tensor from the same generator state and keeps its slice, so the ranks' masks are the slices of the
+# single-device mask. On MPI each process has its own generator, seeded alike. On the sim backend the ranks are
+# threads sharing one generator: ``ParallelProgram.run_sim`` gives each rank thread copies (``rank_generators``)
+# and afterwards advances the real generators as one device would have.
+_rank_local = threading.local()
+
+
+def rank_generators(copies):
+    """Make this thread draw from copies of mindlab's generators (``copies``: a dict filled on first use with
+    ``id(generator) -> (generator, copy)``); None stops it."""
+    _rank_local.generators = copies
+
+
+def _rank_generator(gen):
+    copies = getattr(_rank_local, "generators", None)
+    if copies is None:
+        return gen
+    entry = copies.get(id(gen))
+    if entry is None:
+        twin = np.random.Generator(type(gen.bit_generator)())
+        twin.bit_generator.state = gen.bit_generator.state
+        entry = copies[id(gen)] = (gen, twin)
+    return entry[1]
+
+
+def _mask_infer(x, mesh, layout, keep_prob, seed):
+    return AbstractTensor(x.shape, x.dtype)
+
+
+def _mask_kernel(x, mesh, layout, keep_prob, seed):
+    from ..ops.prims.nn_ops import _generator
+    full = (_rank_generator(_generator(seed)).random(layout.shape, dtype=np.float32) < keep_prob).astype(x.dtype)
+    return np.ascontiguousarray(full[layout.slices(_comm().world_rank)])
+
+
+MASK_SLICE = Primitive("dropout_gen_mask_slice", _mask_infer, {"CPU": _mask_kernel},
+                       not_differentiable("a random 0/1 mask does not depend on the input's values"),
+                       lambda x, **attrs: Cost(0, x.nbytes), random=True,
+                       doc="This device's slice of a dropout mask drawn for the whole tensor (mindlab.parallel.spmd)")
 
 
 def is_comm_node(node):
@@ -232,7 +276,12 @@ def lower(pplan, fuse=False):
             ins.append(node)
         louts = sh.local_out_avals
         multi = isinstance(n.abstract, AbstractTuple)
-        new = G.apply(n.op, ins, dict(sh.local_attrs), AbstractTuple(louts) if multi else louts[0], n.source)
+        if n.op.name == "dropout_gen_mask":      # the slice of the whole tensor's mask (see MASK_SLICE)
+            attrs = {"mesh": mesh, "layout": ch.out_layouts[0], "keep_prob": n.attrs["keep_prob"],
+                     "seed": n.attrs["seed"]}
+            new = G.apply(MASK_SLICE, ins, attrs, louts[0], n.source)
+        else:
+            new = G.apply(n.op, ins, dict(sh.local_attrs), AbstractTuple(louts) if multi else louts[0], n.source)
         outs = [G.apply(TUPLE_GETITEM, [new], {"index": k}, a, n.source) for k, a in enumerate(louts)] if multi \
             else [new]
         for k, op, axes in sh.post:

@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 import mindlab as ms  # noqa: E402
 from mindlab import communication  # noqa: E402
-from tests.parallel.nets import MLP, TransformerBlock, train_step, data  # noqa: E402
+from tests.parallel.nets import MLP, DropoutMLP, TransformerBlock, train_step, data  # noqa: E402
 
 MODES = [("data_parallel", None), ("semi_auto_parallel", None), ("auto_parallel", "sharding_propagation"),
          ("auto_parallel", "dynamic_programming"), ("auto_parallel", "ilp")]
@@ -53,6 +53,16 @@ def main():
             assert info["plans"] == 1 and info["hits"] == STEPS - 1, info
             assert step.parallel_program.mesh.size == size
             print(f"OK rank {r} {name} {mode} {search or ''}".rstrip(), flush=True)
+    # dropout: every rank keeps its slice of the mask one device would draw (the generators are seeded alike)
+    x, y = cases["mlp"][1]
+    ms.reset_auto_parallel_context()
+    ref_losses, ref_params, _ = train(DropoutMLP, x, y)
+    ms.set_auto_parallel_context(parallel_mode="auto_parallel", search_mode="ilp", mesh_shape=(size,))
+    losses, params, _ = train(DropoutMLP, x, y)
+    close("dropout losses", losses, ref_losses, r)
+    for k, (a, b) in enumerate(zip(params, ref_params)):
+        close(f"dropout parameter {k}", a, b, r)
+    print(f"OK rank {r} dropout", flush=True)
     # device_num that is not the job's size is refused before anything runs
     ms.reset_auto_parallel_context()
     ms.set_auto_parallel_context(parallel_mode="auto_parallel", device_num=size * 2)

@@ -23,6 +23,17 @@ class MLP(nn.Cell):
         return self.fc2(self.relu(self.fc1(x)))
 
 
+class DropoutMLP(MLP):
+    """The MLP with dropout (p=0.3) on its hidden layer."""
+
+    def __init__(self):
+        super().__init__(64, 32, 10)
+        self.drop = nn.Dropout(p=0.3)
+
+    def construct(self, x):
+        return self.fc2(self.drop(self.relu(self.fc1(x))))
+
+
 class KSplitMLP(nn.Cell):
     """fc1 as a user-sharded MatMul whose contracted dim is split (partial sums -> AllReduce)."""
 

@@ -11,7 +11,7 @@ from mindlab import Tensor
 from mindlab.jupyter import events
 from mindlab.jupyter.inspector import Inspector
 
-from .nets import MLP, TransformerBlock, train_step, data
+from .nets import MLP, DropoutMLP, TransformerBlock, train_step, data
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 STEPS = 5
@@ -217,3 +217,32 @@ def test_each_plan_is_published_to_the_inspector():
     comm = FakeComm()
     insp.handle(comm, {"request": "plan", "seq": record["seq"]})
     assert comm.sent[-1]["type"] == "plan" and comm.sent[-1]["doc"] == doc
+    # the planned graph, whose node ids the plan's ops name
+    insp.handle(comm, {"request": "graph", "seq": record["seq"], "stage": "planned"})
+    graph = comm.sent[-1]
+    assert graph["type"] == "graph" and graph["stage"] == "planned"
+    ids = {n["id"] for n in graph["doc"]["nodes"]}
+    assert all(o["node"] in ids for o in doc["ops"])
+
+
+@pytest.mark.parametrize("search, n", [("dynamic_programming", 4), ("ilp", 2), ("sharding_propagation", 8)])
+def test_dropout_masks_on_the_ranks_are_slices_of_the_single_device_mask(search, n):
+    x, y = data(64, 64, 10)
+    ms.set_seed(5)
+    ref_net, ref_step = train_step(DropoutMLP)
+    ms.set_seed(11)                      # the masks: the same generator state for both runs
+    ref_losses = [float(ref_step(x, y).asnumpy()) for _ in range(3)]
+    after_ref = float(ms.ops.dropout(Tensor(np.ones((4, 4), np.float32)), p=0.5).asnumpy().sum())
+    ms.set_seed(5)
+    net, step = train_step(DropoutMLP)
+    ms.set_auto_parallel_context(parallel_mode="auto_parallel", device_num=n, search_mode=search, mesh_shape=(n,))
+    ms.set_seed(11)
+    losses = [float(step(x, y).asnumpy()) for _ in range(3)]
+    np.testing.assert_allclose(losses, ref_losses, **TOL)
+    for a, b in zip(net.get_parameters(), ref_net.get_parameters()):
+        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), **TOL, err_msg=a.name)
+    masks = [nd for nd in step.parallel_program.spmd.graph.nodes if nd.op.name == "dropout_gen_mask_slice"]
+    assert len(masks) == 1
+    # the global generator advanced exactly as on one device
+    ms.reset_auto_parallel_context()
+    assert float(ms.ops.dropout(Tensor(np.ones((4, 4), np.float32)), p=0.5).asnumpy().sum()) == after_ref

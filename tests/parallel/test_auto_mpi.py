@@ -45,3 +45,8 @@ def test_context_training_on_mpi_ranks_equals_single_device(job, net):
 def test_device_num_mismatch_is_refused_on_every_rank(job):
     n, out = job
     assert sorted(re.findall(r"OK rank (\d) device_num mismatch", out)) == [str(r) for r in range(n)], out
+
+
+def test_dropout_masks_on_mpi_ranks_are_slices_of_the_single_device_mask(job):
+    n, out = job
+    assert sorted(re.findall(r"OK rank (\d) dropout", out)) == [str(r) for r in range(n)], out

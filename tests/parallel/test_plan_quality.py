@@ -128,3 +128,18 @@ def test_transformer_block_golden_plan(mode):
     p = plan(net, x, mesh=(2, 4), search_mode=mode, profile=GOLDEN)
     assert p.strategies() == BLOCK_2x4_GOLDEN
     assert p.splits()["attn.q.weight"] == (4, 1) and p.splits()["attn.o.weight"] == (1, 4)
+
+
+def test_plan_ops_link_to_the_nodes_of_the_planned_graph():
+    _, step = train_step(lambda: MLP(64, 32, 10))
+    x, y = data(64, 64, 10)
+    p = plan(step, x, y, mesh=(2, 2), search_mode="ilp", profile=GOLDEN)
+    doc, gdoc = p.to_json(), p.graph_view().json()
+    nodes = {n["id"]: n for n in gdoc["nodes"]}
+    assert doc["ops"] and all(o["node"] in nodes for o in doc["ops"])
+    for o in doc["ops"]:
+        n = nodes[o["node"]]
+        assert n["op"] == o["name"], (o, n)
+        if o["source"] is not None and n.get("source"):
+            assert n["source"]["line"] == o["source"]["line"]
+    assert len({o["node"] for o in doc["ops"]}) == len(doc["ops"])       # one graph node per planned op

@@ -360,6 +360,12 @@ class ParallelPlan:
     def to_json(self):
         return self.to_plan().to_json()
 
+    def graph_view(self):
+        """The GraphView (graph JSON, DOT/SVG, text) of the graph this plan splits: the ``node`` of every op in the
+        plan JSON is a node id of this view's graph JSON, so a front end can link plan rows and graph nodes."""
+        from ...ir.views import GraphView
+        return GraphView(self.problem.graph, "optimized", f"planned graph of {self.title}")
+
     def _repr_mimebundle_(self, include=None, exclude=None):
         from ..plan_json import MIME
         return {MIME: self.to_json(), "text/plain": self.summary()}
