@@ -109,6 +109,10 @@ def bench_fused(size, compile_torch):
     xd = x._data
     copy_ms = gpu_ms(lambda: xd.copy(), n=20)
     record("fused", "device copy (x.copy())", copy_ms, ratio=1.0)
+    if CP is not None:
+        dst = CP.empty_like(xd)
+        t = gpu_ms(lambda: CP.cuda.runtime.memcpyAsync(dst.data.ptr, xd.data.ptr, xd.nbytes, 3, 0), n=20)
+        record("fused", "cudaMemcpy device to device", t, ratio=t / copy_ms)
     f = ms.jit(chain)
     t0 = time.perf_counter()
     out = f(x, A, B)
@@ -198,6 +202,41 @@ class MLP(nn.Cell):
         return self.fc3(self.relu(self.fc2(self.relu(self.fc1(x)))))
 
 
+def profile(fn, steps):
+    """GPU milliseconds per step spent in each primitive's kernel (CUDA events around every GPU impl call)."""
+    from mindlab.ops.registry import REGISTRY
+    from mindlab.passes import fusion
+    saved, events = {}, []
+
+    def timed(name, impl):
+        def run(*a, **k):
+            s, e = CP.cuda.Event(), CP.cuda.Event()
+            s.record()
+            out = impl(*a, **k)
+            e.record()
+            events.append((name, s, e))
+            return out
+        return run
+    for name, p in REGISTRY.items():
+        if "GPU" in p.impl:
+            saved[name] = p.impl["GPU"]
+            p.impl["GPU"] = timed(name, saved[name])
+    try:
+        for _ in range(steps):
+            fn()
+        _sync()
+    finally:
+        for name, impl in saved.items():
+            REGISTRY[name].impl["GPU"] = impl
+    per = {}
+    for name, s, e in events:
+        per[name] = per.get(name, 0.0) + CP.cuda.get_elapsed_time(s, e) / steps
+    top = sorted(per.items(), key=lambda kv: -kv[1])[:12]
+    print("    kernel time per step: " + ", ".join(f"{k} {v:.2f}" for k, v in top) +
+          f" (sum {sum(per.values()):.2f} ms)", flush=True)
+    return dict(top)
+
+
 def bench_mlp(batch, hidden, steps):
     print(f"MLP train step {hidden}-{hidden}-{hidden}-10, batch {batch}", flush=True)
     rng = np.random.default_rng(2)
@@ -220,6 +259,8 @@ def bench_mlp(batch, hidden, steps):
         moved = device.transfer_count()
         loss = float(step(xt, yt).asnumpy())
         record("mlp", label, res[label], transfers_in_steps=moved["h2d"] + moved["d2h"], loss=loss)
+        if CP is not None:
+            RESULTS["mlp"][label]["profile"] = profile(lambda: step(xt, yt), 3)
     ms.set_context(device_target="CPU", mode=ms.PYNATIVE_MODE)
     if TORCH is not None:
         tn = TORCH.nn

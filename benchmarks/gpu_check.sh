@@ -10,6 +10,7 @@ SUITE_S=${SUITE_S:-170}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD:$PWD/build/gpu_pylib"     # build/gpu_pylib: pytest, when the image has none
 export NUMBA_CUDA_ARRAY_INTERFACE_SYNC=0 NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS=0
+[ -e mindlab/kernels ] || ln -s "$PWD/kernels" mindlab/kernels   # a source tree run: mindlab.kernels is kernels/
 {
   date -u; nvidia-smi; "$PY" -c "import sys, numpy, numba, scipy; print(sys.version); print('numpy', numpy.__version__, 'numba', numba.__version__, 'scipy', scipy.__version__)"
   "$PY" -c "import cupy; print('cupy', cupy.__version__, 'cuda runtime', cupy.cuda.runtime.runtimeGetVersion()); from cupy.cuda import nccl; print('nccl', nccl.available)"
@@ -32,5 +33,11 @@ run rest_pynative "MINDLAB_TEST_DEVICE=GPU" tests/nn tests/autodiff tests/graph 
 run ops_graph "MINDLAB_TEST_DEVICE=GPU MINDLAB_TEST_MODE=graph" tests/ops &
 run rest_graph "MINDLAB_TEST_DEVICE=GPU MINDLAB_TEST_MODE=graph" tests/nn tests/autodiff tests/graph tests/passes &
 wait
-tail -n 3 "$OUT"/*.log > "$OUT/summary.txt" 2>&1
+for f in "$OUT"/*_*.log; do   # one compact file of failures (the device tool returns a few files only)
+  echo "=== $(basename "$f"): $(grep -c ' PASSED' "$f") passed, $(grep -c ' FAILED' "$f") failed"
+  grep '^FAILED' "$f" | sort -u
+  grep -h '^E  ' "$f" | sort | uniq -c | sort -rn | head -25
+done > "$OUT/failures.txt" 2>&1
+rm -f "$OUT"/*.xml
+mkdir -p "$OUT/logs" && mv "$OUT"/*_*.log "$OUT/logs/" && tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$OUT/logs"
 cat "$OUT/env.txt"

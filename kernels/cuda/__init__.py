@@ -33,7 +33,8 @@ def register():
     for name, fn in kernels().items():
         prim = REGISTRY.get(name)
         if prim is not None:
-            prim.impl["GPU"] = gpu_kernel(fn, f"{name}_gpu", inplace=prim.effect and name != "assign")   # assign replaces
+            prim.impl["GPU"] = gpu_kernel(fn, f"{name}_gpu", inplace=prim.effect and name != "assign",  # assign replaces
+                                          scalars=name in elementwise.KERNELS or name in optim.KERNELS)
     register_builder("GPU", fused.compile_expr)
     _DONE.append(True)
 
