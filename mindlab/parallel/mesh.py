@@ -60,6 +60,8 @@ class DeviceMesh:
         self._ids.setflags(write=False)
         self._coords = {int(d): tuple(int(c) for c in idx) for idx, d in np.ndenumerate(self._ids)}
         self._groups = {}
+        self._devices = tuple(int(d) for d in ids)          # meshes key the planner's caches: hash them once
+        self._hash = hash((shape, axis_names, self._devices))
 
     # ------------------------------------------------------------------------------------------ basics
     @property
@@ -90,7 +92,7 @@ class DeviceMesh:
     @property
     def devices(self):
         """Device ids in row-major order (a tuple)."""
-        return tuple(int(d) for d in self._ids.reshape(-1))
+        return self._devices
 
     def axis_index(self, axis):
         """Index (from the left) of a mesh axis given by name or index (negative counts from the right)."""
@@ -184,11 +186,12 @@ class DeviceMesh:
 
     # ----------------------------------------------------------------------------- equality / json
     def __eq__(self, other):
-        return (isinstance(other, DeviceMesh) and self._shape == other._shape and self._names == other._names
-                and np.array_equal(self._ids, other._ids))
+        return self is other or (isinstance(other, DeviceMesh) and self._hash == other._hash
+                                 and self._shape == other._shape and self._names == other._names
+                                 and self._devices == other._devices)
 
     def __hash__(self):
-        return hash((self._shape, self._names, self.devices))
+        return self._hash
 
     def __repr__(self):
         dims = ", ".join(f"{n}={s}" for n, s in zip(self._names, self._shape))
