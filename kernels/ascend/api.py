@@ -357,19 +357,23 @@ def LoadData(dst, src, shape, rows, cols, transpose=False):
 
 
 def LoadData3D(dst, src, index):
-    """MTE1 img2col (Load3D): fill ``dst`` (L0A, ZZ fractals) with the patch matrix of an image held in L1
-    (NC1HWC0, one sample): ``index`` (R x K, multiples of 16) gives each patch entry's element offset in ``src``
-    (-1: padding, read as 0). The tiling function computes it from the convolution's geometry."""
+    """MTE1 img2col (Load3D): fill ``dst`` with a block of the patch matrix of an image held in L1 (NC1HWC0, one
+    sample): ``index`` (R positions x K entries, multiples of 16) gives each entry's element offset in ``src``
+    (-1: padding, read as 0); the tiling function computes it from the convolution's geometry. Into L0A the
+    block is the left operand (ZZ); into L0B it is the right operand with positions as the reduction dim (ZN)."""
     core = current_core()
     f = core.prof.fractal
     R, K = index.shape
     if R % f or K % f:
         raise AlignmentError(f"LoadData3D: the patch block {R} x {K} must be in multiples of {f}")
-    if dst.position != TPosition.A2 or src.position != TPosition.A1:
-        raise AscendError(f"LoadData3D: from L1 (A1) to L0A (A2), got {src.position} -> {dst.position}")
+    if dst.position not in (TPosition.A2, TPosition.B2) or src.position not in (TPosition.A1, TPosition.B1):
+        raise AscendError(f"LoadData3D: from L1 (A1/B1) to L0A/L0B (A2/B2), got {src.position} -> {dst.position}")
     _need(dst, R * K, "LoadData3D")
     vals = np.where(index >= 0, src.data[np.maximum(index, 0)], 0).astype(dst.dtype, copy=False)
-    dst.data[:R * K] = vals.reshape(R // f, f, K // f, f).transpose(0, 2, 1, 3).reshape(-1)
+    blk = vals.reshape(R // f, f, K // f, f)                           # [r1, r0, k1, k0]
+    # L0A: the patch block is A (positions x K), ZZ; L0B: it is B (positions are the reduction dim), ZN
+    out = blk.transpose(0, 2, 1, 3) if dst.position == TPosition.A2 else blk.transpose(0, 2, 3, 1)
+    dst.data[:R * K] = out.reshape(-1)
     _mte(core, "MTE1", R * K * dst.dtype.itemsize, 1, reads=(src.slot,), writes=(dst.slot,), op="LoadData3D")
 
 

@@ -17,13 +17,13 @@ import numpy as np
 
 from .formats import nchw_to_nc1hwc0, C0
 from .api import (TPipe, TQue, TPosition, DataCopy, DataCopyPad, DataCopyExtParams, Nd2NzParams, LoadData,
-                  LoadData3D, Mmad, Fixpipe, align_up)
+                  LoadData3D, Mmad, Fixpipe, Duplicate, align_up)
 from .device import current_profile
 from .k_cube import matmul, cast
 from .sim import GlobalTensor, GetBlockIdx, GetBlockNum, launch
 from .k_move import gather
 from .ops_pool import inverse_map
-from .k_rows import reduce_rows
+from .k_rows import reduce_rows, reduce_cols
 from .sim import op_scope
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"]
@@ -236,22 +236,117 @@ def conv2d_backprop_input(dout, w, input_size, stride, pad, dilation, groups):
         return parts[0] if groups == 1 else np.concatenate(parts, axis=1)
 
 
+def _filter_kernel(x5_gm, d_gm, ws_gm, n, L, co, K, img, idx, baseP, baseN, groups_):
+    """Block (tile of K entries, group of samples): sum over the group's samples and positions of
+    dout^T (C_out x positions, from L1) x patches (positions x K entries, Load3D into L0B); the partial sum goes
+    to the GM workspace row of the group."""
+    n_tiles = -(-K // baseN)
+    b = GetBlockIdx()
+    g, t = divmod(b, n_tiles)
+    per = -(-n // groups_)
+    s0, s1 = g * per, min(n, (g + 1) * per)
+    n0 = t * baseN
+    nb = min(baseN, K - n0)
+    cop, lp = _r16(co), _r16(L)
+    pipe = TPipe()
+    qimg, qd = TQue(TPosition.B1, 2, "inQueueImage"), TQue(TPosition.A1, 2, "inQueueDout")
+    qa2, qb2 = TQue(TPosition.A2, 2, "inQueueA2"), TQue(TPosition.B2, 2, "inQueueB2")
+    qc1, qc2 = TQue(TPosition.CO1, 1, "outQueueCO1"), TQue(TPosition.CO2, 1, "outQueueCO2")
+    pipe.InitBuffer(qimg, 2, align_up(img * 2))
+    pipe.InitBuffer(qd, 2, lp * cop * 2)
+    pipe.InitBuffer(qa2, 2, cop * baseP * 2)
+    pipe.InitBuffer(qb2, 2, baseP * baseN * 2)
+    pipe.InitBuffer(qc1, 1, cop * baseN * 4)
+    pipe.InitBuffer(qc2, 1, cop * baseN * 4)
+    c = qc1.AllocTensor(np.float32)
+    first = True
+    for s_ in range(s0, s1):
+        image = qimg.AllocTensor(np.float16)
+        DataCopy(image, x5_gm[s_ * img:], img)
+        qimg.EnQue(image)
+        dl = qd.AllocTensor(np.float16)
+        DataCopy(dl, d_gm[s_ * L * co:], Nd2NzParams(L, co, co))       # (positions x C_out) -> NZ
+        qd.EnQue(dl)
+        image, dl = qimg.DeQue(), qd.DeQue()
+        for p0 in range(0, L, baseP):
+            pc = min(baseP, L - p0)
+            rows = np.full((_r16(pc), nb + (-nb) % 16), -1, np.int64)
+            rows[:pc, :nb] = idx[p0:p0 + pc, n0:n0 + nb]
+            a2 = qa2.AllocTensor(np.float16)
+            LoadData(a2, dl, (lp, cop), (p0, _r16(pc)), (0, cop), transpose=True)     # A = dout^T
+            qa2.EnQue(a2)
+            b2 = qb2.AllocTensor(np.float16)
+            LoadData3D(b2, image, rows)                                            # B = patches
+            qb2.EnQue(b2)
+            a2, b2 = qa2.DeQue(), qb2.DeQue()
+            Mmad(c, a2, b2, co, pc, nb, init=first)
+            first = False
+            qa2.FreeTensor(a2)
+            qb2.FreeTensor(b2)
+        qimg.FreeTensor(image)
+        qd.FreeTensor(dl)
+    y = qc2.AllocTensor(np.float32)
+    if first:                                  # no samples in this group: a zero partial sum
+        Duplicate(y, 0.0, cop * _r16(nb))
+    else:
+        qc1.EnQue(c)
+        c = qc1.DeQue()
+        Fixpipe(y, c, co, nb)
+    qc2.EnQue(y)
+    y = qc2.DeQue()
+    gap = (_r16(nb) * 4 - align_up(nb * 4)) // 32
+    DataCopyPad(ws_gm[g * co * K + n0:], y, DataCopyExtParams(co, nb * 4, gap, (K - nb) * 4))
+    qc2.FreeTensor(y)
+    qc1.FreeTensor(c)
+
+
+def _filter_in_core(d16, x16, filter_size, stride, pad, dilation):
+    """(C_out, C1*kh*kw*C0) float32 weight gradient from the Conv2DBackpropFilter kernel, or None when its operands
+    do not fit the buffers."""
+    prof = current_profile()
+    n, c, h, wd = x16.shape
+    co, _, kh, kw = filter_size
+    c1 = -(-c // C0)
+    img, K, cop = c1 * h * wd * C0, c1 * kh * kw * C0, _r16(co)
+    idx, L = _sample_index(c, h, wd, kh, kw, stride, pad, dilation)
+    baseP, baseN = 128, 128
+    fits = (cop <= 128 and 2 * align_up(img * 2) + 2 * _r16(L) * cop * 2 <= prof.l1
+            and 2 * cop * baseP * 2 <= prof.l0a and 2 * baseP * baseN * 2 <= prof.l0b and cop * baseN * 4 <= prof.l0c)
+    if not fits:
+        return None
+    x5 = gather("TransData(NCHW->NC1HWC0)", [x16], nchw_to_nc1hwc0(
+        np.arange(1, x16.size + 1, dtype=np.int64).reshape(x16.shape)) - 1, (n, c1, h, wd, C0))
+    dm = _nchw_to_rows(d16, "TransData(NCHW->rows)")
+    n_tiles = -(-K // baseN)
+    groups_ = max(1, min(n, prof.ai_cores // n_tiles))
+    ws = np.empty((groups_, co * K), np.float32)                      # partial sums per sample group
+    launch(_filter_kernel, n_tiles * groups_, GlobalTensor(x5), GlobalTensor(dm), GlobalTensor(ws), n, L, co, K,
+           img, idx, baseP, baseN, groups_, name="Conv2DBackpropFilter", profile=prof)
+    return reduce_cols(ws, "sum").reshape(co, K) if groups_ > 1 else ws.reshape(co, K)
+
+
 def conv2d_backprop_filter(dout, x, filter_size, stride, pad, dilation, groups):
     dtype = dout.dtype
     co, cg, kh, kw = filter_size
     with op_scope("Conv2DBackpropFilter"):
         d16, x16 = cast(dout, np.float16), cast(x, np.float16)
-        dm = _nchw_to_rows(d16, "TransData(NCHW->rows)")
-        cog = co // groups
+        dwm = _filter_in_core(d16, x16, filter_size, stride, pad, dilation) if groups == 1 else None
         parts = []
-        for g in range(groups):
-            xg = x16 if groups == 1 else np.ascontiguousarray(x16[:, g * cg:(g + 1) * cg])
-            dmg = dm if groups == 1 else np.ascontiguousarray(dm[:, g * cog:(g + 1) * cog])
-            cols, _, _ = _patches(xg, kh, kw, stride, pad, dilation)
-            dwm = matmul(dmg, cols, transpose_a=True, out_dtype=np.float32, name="Conv2DBackpropFilter(Cube)")
-            # (C_out_g, C1*kh*kw*C0) -> (C_out_g, cg, kh, kw)
-            c1 = -(-cg // C0)
-            O, C, I, J = np.ix_(np.arange(cog), np.arange(cg), np.arange(kh), np.arange(kw))
-            idx = (((O * c1 + C // C0) * kh + I) * kw + J) * C0 + C % C0
-            parts.append(gather("TransData(FRACTAL_Z->NCHW)", [dwm], idx, idx.shape, dtype=dtype))
+        if dwm is not None:
+            parts.append(dwm)
+        else:
+            dm = _nchw_to_rows(d16, "TransData(NCHW->rows)")
+            cog = co // groups
+            for g in range(groups):
+                xg = x16 if groups == 1 else np.ascontiguousarray(x16[:, g * cg:(g + 1) * cg])
+                dmg = dm if groups == 1 else np.ascontiguousarray(dm[:, g * cog:(g + 1) * cog])
+                cols, _, _ = _patches(xg, kh, kw, stride, pad, dilation)
+                parts.append(matmul(dmg, cols, transpose_a=True, out_dtype=np.float32,
+                                    name="Conv2DBackpropFilter(img2col in GM + Cube)"))
+        # (C_out_g, C1*kh*kw*C0) -> (C_out_g, cg, kh, kw)
+        cog = co // groups
+        c1 = -(-cg // C0)
+        O, C, I, J = np.ix_(np.arange(cog), np.arange(cg), np.arange(kh), np.arange(kw))
+        idx = (((O * c1 + C // C0) * kh + I) * kw + J) * C0 + C % C0
+        parts = [gather("TransData(FRACTAL_Z->NCHW)", [p_], idx, idx.shape, dtype=dtype) for p_ in parts]
         return parts[0] if groups == 1 else np.concatenate(parts, axis=0)

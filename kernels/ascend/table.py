@@ -84,7 +84,8 @@ ROUTES.update({
     "conv2d": ("cube", "Cast + TransData(NC1HWC0) + Conv2D kernel (image in L1, Load3D img2col into L0A, Mmad) "
                        "+ TransData(NCHW); img2col gather in GM + Cube matmul when an image does not fit L1"),
     "conv2d_backprop_input": ("cube", "Cube matmul (dout x W) + col2im as gather + row ReduceSum"),
-    "conv2d_backprop_filter": ("cube", "Img2Col gather + Cube matmul with A transposed"),
+    "conv2d_backprop_filter": ("cube", "Conv2DBackpropFilter kernel: dout^T from L1 x patches Load3D'd into L0B, "
+                                       "partial sums per sample group + column ReduceSum (GM img2col fallback)"),
     "softmax": ("rows", "SoftmaxV2 row kernel: ReduceMax, Sub, Exp, ReduceSum, Div in UB (rows too long for the "
                         "UB: two-stage ReduceMax/ReduceSum + Vector Exp/Div kernels)"),
     "log_softmax": ("rows", "LogSoftmaxV2 row kernel"),

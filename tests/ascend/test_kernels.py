@@ -270,6 +270,13 @@ def test_conv_forward_builds_patches_in_core_with_load3d():
     # GM reads: each sample's NC1HWC0 image once and the weight once per block — not the patch matrix
     image_bytes, weight_bytes, patch_bytes = 4 * 14 * 14 * 16 * 2, 16 * 400 * 2, 4 * 100 * 400 * 2
     assert conv.bytes_in == image_bytes + conv.block_dim * weight_bytes < patch_bytes / 3
+    # the weight gradient: patches Load3D'd into L0B, partial sums per sample group reduced in a workspace
+    d = RNG.standard_normal(out.shape).astype(np.float32)
+    dw = k_conv.conv2d_backprop_filter(d, x, w.shape, **geo)
+    np.testing.assert_allclose(dw, REGISTRY["conv2d_backprop_filter"].impl["CPU"](_h(d), _h(x), filter_size=w.shape,
+                                                                                   **geo), rtol=1e-4, atol=1e-4)
+    kernels = {k.name: k for k in ascend.last_profile().kernels}
+    assert kernels["Conv2DBackpropFilter"].instructions["LoadData3D"] > 0 and "Img2Col" not in kernels
     # an image too large for L1 takes the GM img2col path, with the same result
     big = RNG.standard_normal((1, 3, 200, 200)).astype(np.float32)
     wb = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32)
