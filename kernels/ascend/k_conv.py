@@ -8,8 +8,11 @@ Load3D builds each (positions x K-slice) patch block straight into L0A from the 
 touches GM. A TransData gather puts the (N, OH*OW, C_out) result back to NCHW. When a sample's image or the
 weight does not fit L1 (or C_out > 256), the forward falls back to an img2col gather in GM + the Cube matmul.
 
-Backward: dx = col2im(dout_mat @ W): col2im is a gather of each input element's (up to kh*kw) patch entries
-followed by a row ReduceSum; dW = dout_mat^T @ patches (the Cube with A transposed).
+Backward, also on the Cube with Load3D: the input gradient is a convolution over dout (each input position's
+patch is the dout elements whose windows cover it: a "transposed" Load3D map, zero where the stride skips) with
+the weight seen from dout's side; the weight gradient is dout^T (from L1) times patches Load3D'd into L0B,
+accumulated per sample group and summed from a GM workspace. Groups > 1 or operands too big for L1 fall back to
+GM: dx = col2im(dout_mat @ W) (col2im as a gather + row ReduceSum) and dW = dout_mat^T @ img2col patches.
 """
 import functools
 
@@ -166,31 +169,83 @@ def _conv_kernel(x5_gm, w_gm, out_gm, n, L, co, K, img, idx, baseM, baseK):
     qw.FreeTensor(wt)
 
 
-def _conv_in_core(x16, w16, stride, pad, dilation, out_dtype):
-    """The Conv2D kernel (Load3D) for one channel group, or None when its operands do not fit the buffers."""
-    prof = current_profile()
-    n, c, h, wd = x16.shape
-    co, _, kh, kw = w16.shape
-    c1 = -(-c // C0)
-    img, K, cop = c1 * h * wd * C0, c1 * kh * kw * C0, _r16(co)
+def _conv_tiles(cop, prof):
     baseM = 256 if cop <= 128 else 128
     baseK = 64
     while baseK > 16 and (2 * baseM * baseK * 2 > prof.l0a or 2 * baseK * cop * 2 > prof.l0b):
         baseK //= 2
+    return baseM, baseK
+
+
+def _launch_conv(src16, wm, idx, L, cout, out_dtype, name):
+    """Run the Conv2D kernel: ``src16`` (N, C, H, W) float16 goes to NC1HWC0 and one image per sample into L1,
+    ``wm`` (cout x K) is the weight in the patch order, ``idx`` (L x K) the Load3D map. None when it does not fit."""
+    prof = current_profile()
+    n, c, h, wd = src16.shape
+    c1 = -(-c // C0)
+    img, K, cop = c1 * h * wd * C0, wm.shape[1], _r16(cout)
+    baseM, baseK = _conv_tiles(cop, prof)
     out_it = np.dtype(out_dtype).itemsize
     fits = (cop <= 256 and 2 * align_up(img * 2) + cop * K * 2 <= prof.l1 and 2 * baseM * cop * 4 <= prof.l0c
             and 2 * align_up(baseM * cop * out_it) <= prof.ub // 2)
     if not fits:
         return None
-    idx, L = _sample_index(c, h, wd, kh, kw, stride, pad, dilation)
-    x5 = gather("TransData(NCHW->NC1HWC0)", [x16], nchw_to_nc1hwc0(
-        np.arange(1, x16.size + 1, dtype=np.int64).reshape(x16.shape)) - 1, (n, c1, h, wd, C0))
-    wm = _wmat(w16)
-    out = np.empty((n * L, co), out_dtype)
+    x5 = gather("TransData(NCHW->NC1HWC0)", [src16], nchw_to_nc1hwc0(
+        np.arange(1, src16.size + 1, dtype=np.int64).reshape(src16.shape)) - 1, (n, c1, h, wd, C0))
+    out = np.empty((n * L, cout), out_dtype)
     items = n * (-(-L // baseM))
-    launch(_conv_kernel, min(prof.ai_cores, items), GlobalTensor(x5), GlobalTensor(wm), GlobalTensor(out), n, L,
-           co, K, img, idx, baseM, baseK, name="Conv2D", profile=prof)
+    launch(_conv_kernel, min(prof.ai_cores, items), GlobalTensor(x5), GlobalTensor(np.ascontiguousarray(wm)),
+           GlobalTensor(out), n, L, cout, K, img, idx, baseM, baseK, name=name, profile=prof)
     return out
+
+
+def _conv_in_core(x16, w16, stride, pad, dilation, out_dtype):
+    """The Conv2D kernel (Load3D) for one channel group, or None when its operands do not fit the buffers."""
+    n, c, h, wd = x16.shape
+    co, _, kh, kw = w16.shape
+    if _r16(co) > 256:
+        return None
+    idx, L = _sample_index(c, h, wd, kh, kw, stride, pad, dilation)
+    return _launch_conv(x16, _wmat(w16), idx, L, co, out_dtype, "Conv2D")
+
+
+@functools.lru_cache(maxsize=128)
+def _transposed_index(co, oh, ow, h, w, kh, kw, stride, pad, dilation):
+    """Load3D map of the input gradient as a convolution over dout: for input position (ih, iw) and entry
+    (co1, i, j, co0), the dout element (co, oh, ow) with oh * stride = ih + pad - i * dilation (-1 when none)."""
+    co1 = -(-co // C0)
+    IH, IW, C1, I, J, Z = np.ix_(np.arange(h), np.arange(w), np.arange(co1), np.arange(kh), np.arange(kw),
+                                 np.arange(C0))
+    th, tw = IH + pad[0] - I * dilation[0], IW + pad[2] - J * dilation[1]
+    oh_i, ow_i = th // stride[0], tw // stride[1]
+    ok = (th % stride[0] == 0) & (tw % stride[1] == 0) & (oh_i >= 0) & (oh_i < oh) & (ow_i >= 0) & (ow_i < ow) \
+        & (C1 * C0 + Z < co)
+    idx = np.where(ok, ((C1 * oh + oh_i) * ow + ow_i) * C0 + Z, -1)
+    return idx.reshape(h * w, co1 * kh * kw * C0)
+
+
+@functools.lru_cache(maxsize=128)
+def _transposed_weight_index(co, c, kh, kw):
+    """(C_in, C_out1*kh*kw*C0) index into the (C_out, C_in, kh, kw) weight: the weight seen from dout's side."""
+    co1 = -(-co // C0)
+    Ci, C1, I, J, Z = np.ix_(np.arange(c), np.arange(co1), np.arange(kh), np.arange(kw), np.arange(C0))
+    ch = C1 * C0 + Z
+    idx = np.where(ch < co, ((ch * c + Ci) * kh + I) * kw + J, -1)
+    return idx.reshape(c, co1 * kh * kw * C0)
+
+
+def _bpi_in_core(d16, w16, input_size, stride, pad, dilation, out_dtype):
+    """The input gradient as a convolution over dout (the Conv2D kernel with the transposed Load3D map), or None."""
+    n, c, h, wd = input_size
+    co, _, kh, kw = w16.shape
+    if _r16(c) > 256:
+        return None
+    oh, ow = d16.shape[2:]
+    idx = _transposed_index(co, oh, ow, h, wd, kh, kw, tuple(stride), tuple(pad), tuple(dilation))
+    widx = _transposed_weight_index(co, c, kh, kw)
+    wm = gather("TransData(FRACTAL_Z, transposed)", [w16], widx, widx.shape)
+    m = _launch_conv(d16, wm, idx, h * wd, c, out_dtype, "Conv2DBackpropInput")
+    return None if m is None else _rows_to_nchw(m, n, h, wd, "TransData(->NCHW)")
 
 
 def conv2d(x, w, stride, pad, dilation, groups):
@@ -220,6 +275,10 @@ def conv2d_backprop_input(dout, w, input_size, stride, pad, dilation, groups):
     co, cg, kh, kw = w.shape
     with op_scope("Conv2DBackpropInput"):
         d16, w16 = cast(dout, np.float16), cast(w, np.float16)
+        if groups == 1:
+            dx = _bpi_in_core(d16, w16, input_size, stride, pad, dilation, dtype)
+            if dx is not None:
+                return dx
         dm = _nchw_to_rows(d16, "TransData(NCHW->rows)")
         parts = []
         cog = co // groups

@@ -83,7 +83,8 @@ ROUTES.update({
     "batch_matmul": ("cube", "Cube matmul over the broadcast batch (tiles of all batches spread over the cores)"),
     "conv2d": ("cube", "Cast + TransData(NC1HWC0) + Conv2D kernel (image in L1, Load3D img2col into L0A, Mmad) "
                        "+ TransData(NCHW); img2col gather in GM + Cube matmul when an image does not fit L1"),
-    "conv2d_backprop_input": ("cube", "Cube matmul (dout x W) + col2im as gather + row ReduceSum"),
+    "conv2d_backprop_input": ("cube", "the Conv2D kernel over dout with the transposed Load3D map and the weight "
+                                      "seen from dout's side (GM fallback: Cube + col2im as gather + ReduceSum)"),
     "conv2d_backprop_filter": ("cube", "Conv2DBackpropFilter kernel: dout^T from L1 x patches Load3D'd into L0B, "
                                        "partial sums per sample group + column ReduceSum (GM img2col fallback)"),
     "softmax": ("rows", "SoftmaxV2 row kernel: ReduceMax, Sub, Exp, ReduceSum, Div in UB (rows too long for the "

@@ -277,6 +277,15 @@ def test_conv_forward_builds_patches_in_core_with_load3d():
                                                                                    **geo), rtol=1e-4, atol=1e-4)
     kernels = {k.name: k for k in ascend.last_profile().kernels}
     assert kernels["Conv2DBackpropFilter"].instructions["LoadData3D"] > 0 and "Img2Col" not in kernels
+    # the input gradient: the same kernel over dout, with the transposed Load3D map (strided too)
+    for geo2 in (geo, dict(geo, stride=(2, 2), pad=(1, 1, 1, 1))):
+        y2 = REGISTRY["conv2d"].impl["CPU"](x, w, **geo2)
+        d2 = RNG.standard_normal(y2.shape).astype(np.float32)
+        dx = k_conv.conv2d_backprop_input(d2, w, x.shape, **geo2)
+        np.testing.assert_allclose(dx, REGISTRY["conv2d_backprop_input"].impl["CPU"](_h(d2), _h(w), input_size=x.shape,
+                                                                                      **geo2), rtol=1e-4, atol=1e-4)
+        kernels = {k.name: k for k in ascend.last_profile().kernels}
+        assert kernels["Conv2DBackpropInput"].instructions["LoadData3D"] > 0 and "Col2Img(gather)" not in kernels
     # an image too large for L1 takes the GM img2col path, with the same result
     big = RNG.standard_normal((1, 3, 200, 200)).astype(np.float32)
     wb = RNG.standard_normal((4, 3, 3, 3)).astype(np.float32)
