@@ -1,5 +1,4 @@
 """The auto-parallel cost model prices ops on an Ascend mesh with the simulator's cycles."""
-import numpy as np
 import pytest
 
 from mindlab.ops.abstract import AbstractTensor

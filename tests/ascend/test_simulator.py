@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mindlab.kernels import ascend
-from mindlab.kernels.ascend import (TPipe, TQue, TBuf, TPosition, DataCopy, DataCopyPad, DataCopyExtParams, Exp,
+from mindlab.kernels.ascend import (TPipe, TQue, TPosition, DataCopy, DataCopyPad, DataCopyExtParams, Exp,
                                     Add, Mmad, LoadData, Nd2NzParams, launch, GlobalTensor, GetBlockIdx,
                                     BufferOverflowError, AlignmentError, AscendError, ASCEND910)
 from mindlab.kernels.ascend.k_vector import elementwise
