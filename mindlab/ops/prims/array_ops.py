@@ -610,12 +610,12 @@ def _index_arrays(x, index, op="tensor_getitem"):
                 e = e.astype(np.int64)
         elif e.__class__ is slice:
             e = slice(_index_int(e.start), _index_int(e.stop), _index_int(e.step))
-        if isinstance(e, np.ndarray) and e.dtype.kind == "u":
+        if _is_array(e) and e.dtype.kind == "u":
             e = e.astype(np.int64)
-        if isinstance(e, np.ndarray) and e.dtype.kind not in "ib":
+        if _is_array(e) and e.dtype.kind not in "ib":
             raise _error(op, f"array indices must be integers or bools, got {e.dtype}", [x],
                          TypeError)
-        if not (isinstance(e, (np.ndarray, int, slice, bool, np.integer, np.bool_)) or e is None or e is Ellipsis):
+        if not (isinstance(e, (int, slice, bool, np.integer, np.bool_)) or _is_array(e) or e is None or e is Ellipsis):
             raise _error(op, f"only integers, slices, None, Ellipsis, and integer or bool "
                          f"tensors/lists are valid indices, got {type(e).__name__} {e!r}", [x], TypeError)
         out.append(e)
@@ -627,7 +627,7 @@ def _single_array_axis(entries, ndim):
     and no int/bool scalars (which numpy would treat as array indices too); else None."""
     pos, dims_before, consumed, ellipsis_at = None, 0, 0, None
     for k, e in enumerate(entries):
-        if isinstance(e, np.ndarray):
+        if _is_array(e):
             if pos is not None or (e.dtype.kind == "b" and e.ndim != 1):
                 return None
             pos, axis = k, dims_before
@@ -661,14 +661,14 @@ def _advanced_getitem(x, index):
             if arr.shape[0] != n:
                 raise _error("tensor_getitem", f"a bool index of length {arr.shape[0]} does not match axis {axis} "
                              f"of size {n}", [x])
-            arr = np.flatnonzero(arr)
+            arr = arr.nonzero()[0]
         elif arr.size:
-            lo, hi = _min_reduce(arr, axis=None), _max_reduce(arr, axis=None)
+            lo, hi = _lo_hi(arr)
             if lo < -n or hi >= n:
                 raise _error("tensor_getitem", f"index {lo if lo < -n else hi} is out of range for axis {axis} "
                              f"with size {n}", [x])
-            if lo < 0:
-                arr = np.where(arr < 0, arr + n, arr)
+            if lo < 0:   # (array methods only: the indices may be a cupy array)
+                arr = arr + (arr < 0).astype(arr.dtype) * n
         return bind(gather_p, y, _wrap(arr), axis=axis)
     # general case: the flat positions numpy's indexing picks, then one gather from the flattened tensor
     try:
@@ -972,13 +972,25 @@ def _check_index_range(op, idx, n, what, *what_args):
     """ShapeError (naming ``op``, ``what.format(*what_args)`` and the user's line) when an integer index array
     leaves [0, n). The message is only formatted on error: this runs on every gather."""
     if idx.size:
-        lo, hi = _min_reduce(idx, axis=None), _max_reduce(idx, axis=None)
+        lo, hi = _lo_hi(idx)
         if lo < 0 or hi >= n:
             raise ShapeError(f"{op}: {what.format(*what_args)} {lo if lo < 0 else hi} is out of range [0, {n})."
                              f"{where()}")
 
 
 _min_reduce, _max_reduce = np.minimum.reduce, np.maximum.reduce
+
+
+def _is_array(e):
+    """A numpy array, or a device array (cupy) standing for one: indices live on the tensor's device."""
+    return isinstance(e, np.ndarray) or (hasattr(e, "__cuda_array_interface__") and hasattr(e, "dtype"))
+
+
+def _lo_hi(idx):
+    """(min, max) of a non-empty index array as Python ints (one small device-to-host read on a GPU)."""
+    if idx.__class__ is np.ndarray:
+        return _min_reduce(idx, axis=None), _max_reduce(idx, axis=None)
+    return int(idx.min()), int(idx.max())
 
 
 def _gather_infer(params, indices, axis):
