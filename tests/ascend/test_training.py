@@ -1,9 +1,9 @@
 """MLP and LeNet-5 train on the simulated Ascend AI core, in PyNative and GRAPH_MODE, and agree with CPU.
 
 Tolerance (fp16): the Cube multiplies float16 operands (float32 accumulate), so matmul / conv results carry
-float16 input rounding (relative 2^-11 per operand); everything else runs in float32 on the Vector unit. Over
-three training steps losses agree with CPU within 1e-2 relative and parameters within 1e-2 absolute + 2e-2
-relative — the tolerance stated in docs/benchmarks.md.
+float16 input rounding (relative 2^-11 ~ 4.9e-4 per operand); everything else runs in float32 on the Vector unit.
+Over three training steps losses agree with CPU within 2e-3 relative and parameters within 2e-3 absolute + 1e-2
+relative — the tolerance stated in docs/benchmarks.md (measured: at most 2.1e-4 and 3.2e-4).
 """
 import numpy as np
 import pytest
@@ -16,8 +16,8 @@ from mindlab.passes.fusion import fusion_options
 from ..parallel.nets import LeNet5
 from ..graph.test_modes_agree import BNNet
 
-LOSS_RTOL = 1e-2
-PARAM_ATOL, PARAM_RTOL = 1e-2, 2e-2
+LOSS_RTOL = 2e-3
+PARAM_ATOL, PARAM_RTOL = 2e-3, 1e-2
 
 
 class MLP(nn.Cell):
