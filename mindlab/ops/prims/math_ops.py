@@ -563,6 +563,8 @@ def _gelu_infer(x, approximate):
 
 def _gelu_cpu(x, approximate):
     x = _as_float(x)
+    if x.ndim == 0:   # 0-d arithmetic gives numpy scalars, which the in-place ufuncs below cannot write into
+        return _gelu_cpu(x.reshape(1), approximate).reshape(())
     if approximate == "tanh":
         t = x * x
         t *= _C
@@ -589,6 +591,8 @@ def _gelu_grad_infer(dout, x, approximate):
 def _gelu_grad_cpu(dout, x, approximate):
     """``dout * gelu'(x)``: exact ``Phi(x) + x phi(x)``; tanh form ``0.5 (1 + t) + 0.5 x (1 - t^2) u'``."""
     x = _as_float(x)
+    if x.ndim == 0:   # see _gelu_cpu
+        return _gelu_grad_cpu(np.reshape(dout, (1,)), x.reshape(1), approximate).reshape(())
     x2 = x * x
     if approximate == "tanh":
         t = x2 * _C

@@ -1,0 +1,130 @@
+"""Run one generated program in PyNative and GRAPH_MODE (and, for parallel programs, under an auto-parallel plan on
+the sim mesh) and compare values and gradients.
+
+``check(program, directory)`` writes the program's source to a .py file in ``directory`` (GRAPH_MODE compiles from
+source), imports it and returns ``None`` when every value and gradient agrees to ``TOL``, else a text naming what
+differed (or which mode crashed, with the error). Functions run as ``f(*xs)`` / ``ms.jit(f)(*xs)`` and
+``ms.grad(f, grad_position=all)``; Cells as ``net(*xs)`` and ``ms.value_and_grad(net, all, net.trainable_params())``.
+"""
+import hashlib
+import importlib.util
+import os
+import sys
+import traceback
+
+import numpy as np
+
+import mindlab as ms
+from mindlab import nn, Tensor
+
+TOL = dict(rtol=1e-5, atol=1e-5)
+
+
+def load(program, directory):
+    digest = hashlib.sha1(program.source.encode()).hexdigest()[:12]
+    name = f"fuzzprog_{digest}"
+    path = os.path.join(directory, name + ".py")
+    with open(path, "w") as f:
+        f.write(program.source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def inputs(program):
+    rng = np.random.default_rng(program.seed)
+    return [Tensor(rng.uniform(-1.0, 1.0, s).astype(np.float32)) for s in program.inputs]
+
+
+def _flat(x, out):
+    if isinstance(x, (tuple, list)):
+        for v in x:
+            _flat(v, out)
+    elif x is not None:
+        out.append(x.asnumpy() if hasattr(x, "asnumpy") else np.asarray(x))
+    return out
+
+
+class GradNet(nn.Cell):
+    """(loss, weight gradients) of a net, as one Cell (so that a parallel plan covers forward and backward)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.grad_fn = ms.value_and_grad(net, grad_position=None, weights=net.trainable_params())
+
+    def construct(self, *xs):
+        return self.grad_fn(*xs)
+
+
+def run(program, mod, mode):
+    """[value, gradients...] as numpy arrays, computed in ``mode``."""
+    ms.set_context(mode=mode)
+    xs = inputs(program)
+    pos = tuple(range(len(xs)))
+    graph = mode == ms.GRAPH_MODE
+    if program.kind == "function":
+        value = (ms.jit(mod.f) if graph else mod.f)(*xs)
+        value2, grads = ms.value_and_grad(mod.f, grad_position=pos)(*xs)
+    else:
+        net = mod.Net()
+        value = net(*xs)
+        params = net.trainable_params()
+        value2, grads = ms.value_and_grad(net, grad_position=pos if pos else None, weights=params)(*xs)
+    return _flat([value, value2, grads], [])
+
+
+def run_parallel(program, mod, device_num, search_mode):
+    """[loss, weight gradients...] of GradNet(Net) in GRAPH_MODE, planned on ``device_num`` sim devices."""
+    ms.set_context(mode=ms.GRAPH_MODE)
+    ms.set_auto_parallel_context(parallel_mode="auto_parallel", device_num=device_num, search_mode=search_mode)
+    try:
+        return _flat(GradNet(mod.Net())(*inputs(program)), [])
+    finally:
+        ms.reset_auto_parallel_context()
+
+
+def _compare(ref, got, what):
+    if len(ref) != len(got):
+        return f"{what}: {len(got)} results, expected {len(ref)}"
+    for k, (r, g) in enumerate(zip(ref, got)):
+        if r.shape != g.shape:
+            return f"{what}: result {k} has shape {g.shape}, expected {r.shape}"
+        if not np.allclose(g, r, **TOL, equal_nan=True):
+            err = np.max(np.abs(g - r) / (TOL["atol"] + TOL["rtol"] * np.abs(r)))
+            return f"{what}: result {k} differs (max error {err:.3g} x tolerance)\n  expected {r}\n  got      {g}"
+    return None
+
+
+def _crash(what):
+    return f"{what} raised:\n" + "".join(traceback.format_exc(limit=-6))
+
+
+def check(program, directory, parallel=None):
+    """None when the modes agree; else a description of the mismatch. ``parallel``: (device_num, search_mode)
+    to also run the program under an auto-parallel plan (parallel programs only)."""
+    mode = ms.get_context("mode")
+    try:
+        mod = load(program, directory)
+        try:
+            ref = run(program, mod, ms.PYNATIVE_MODE)
+        except Exception:
+            return _crash("PyNative")
+        try:
+            got = run(program, mod, ms.GRAPH_MODE)
+        except Exception:
+            return _crash("GRAPH_MODE")
+        bad = _compare(ref, got, "GRAPH_MODE vs PyNative")
+        if bad or parallel is None:
+            return bad
+        try:
+            ms.set_context(mode=ms.GRAPH_MODE)
+            single = _flat(GradNet(mod.Net())(*inputs(program)), [])
+            par = run_parallel(program, mod, *parallel)
+        except Exception:
+            return _crash(f"auto_parallel {parallel}")
+        return _compare(single, par, f"auto_parallel {parallel} vs one device")
+    finally:
+        ms.set_context(mode=mode)
