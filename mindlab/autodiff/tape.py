@@ -104,7 +104,11 @@ def backward(outputs, senses, targets):
             continue
         out = node.outputs[0] if prim.outputs == 1 else node.outputs
         dout = douts[0] if prim.outputs == 1 else tuple(douts)
-        in_grads = prim.bprop(node.inputs, out, dout, **node.attrs)
+        if prim.bprop_needs:   # skip gradients of inputs nothing downstream of a target uses
+            needs = tuple(i._node is not None and id(i._node[0]) in relevant for i in node.inputs)
+            in_grads = prim.bprop(node.inputs, out, dout, needs=needs, **node.attrs)
+        else:
+            in_grads = prim.bprop(node.inputs, out, dout, **node.attrs)
         if len(in_grads) != len(node.inputs):
             raise RuntimeError(f"bprop of {prim.name} returned {len(in_grads)} gradients for "
                                f"{len(node.inputs)} inputs")

@@ -7,6 +7,8 @@ A ``Primitive`` is a tiny named object. Its rules:
 * ``impl[device](*arrays, **attrs)`` -> array(s). Device arrays in and out; no Tensor inside kernels.
 * ``bprop(inputs, out, dout, **attrs)`` -> one gradient per input (a Tensor, or None for "no gradient"). Written
   with mindlab ops, so it is itself differentiable. ``NOT_DIFFERENTIABLE`` says so explicitly, with a reason.
+  A bprop with a ``needs=None`` keyword gets one bool per input from the PyNative tape and may return None for an
+  input whose gradient nobody uses (matmul and conv2d skip a whole GEMM / col2im for the network's input).
 * ``cost(*avals, **attrs)`` -> Cost(flops, bytes) for the cost model and profiler.
 * ``shard(*avals, **attrs)`` -> ShardSpec (``mindlab/ops/shard.py``): how the op may be split over devices, for
   auto-parallel. It labels every dimension of every input and output: dims with the same label are split alike,
@@ -54,6 +56,14 @@ def not_differentiable(reason):
     return _NotDifferentiable(reason)
 
 
+def _takes_needs(fn):
+    import inspect
+    try:
+        return "needs" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class Cost:
     flops: float
@@ -67,7 +77,7 @@ class Primitive:
     """One op and its rules. ``outputs`` > 1 for ops returning a tuple of that many tensors; None for ops whose
     number of outputs depends on their attributes (``split``): infer then returns a tuple of any length."""
     __slots__ = ("name", "infer", "impl", "bprop", "cost", "outputs", "doc", "effect", "random", "fuse", "shard",
-                 "fused_expr", "__weakref__")
+                 "fused_expr", "bprop_needs", "__weakref__")
 
     def __init__(self, name, infer, impl, bprop, cost, outputs=1, doc="", effect=False, random=False, fuse=None,
                  shard=None):
@@ -75,6 +85,8 @@ class Primitive:
         self.outputs, self.doc, self.effect, self.random, self.fuse = outputs, doc, effect, random, fuse
         self.shard = shard
         self.fused_expr = None   # set on the generated primitives of fused groups (passes/fusion.py)
+        # a bprop taking ``needs`` (one bool per input) may skip gradients nobody uses (the tape passes it)
+        self.bprop_needs = callable(bprop) and _takes_needs(bprop)
 
     @property
     def differentiable(self):

@@ -45,16 +45,19 @@ def _matmul_cost(x, y, transpose_a, transpose_b):
     return Cost(2 * m * n * k, x.nbytes + y.nbytes + m * n * x.dtype.np.itemsize)
 
 
-def _matmul_bprop(inputs, out, dout, transpose_a, transpose_b):
+def _matmul_bprop(inputs, out, dout, transpose_a, transpose_b, needs=None):
     x, y = inputs
-    if transpose_a:
-        dx = matmul(y, dout, transpose_a=transpose_b, transpose_b=True)
-    else:
-        dx = matmul(dout, y, transpose_a=False, transpose_b=not transpose_b)
-    if transpose_b:
-        dy = matmul(dout, x, transpose_a=True, transpose_b=transpose_a)
-    else:
-        dy = matmul(x, dout, transpose_a=not transpose_a, transpose_b=False)
+    dx = dy = None
+    if needs is None or needs[0]:
+        if transpose_a:
+            dx = matmul(y, dout, transpose_a=transpose_b, transpose_b=True)
+        else:
+            dx = matmul(dout, y, transpose_a=False, transpose_b=not transpose_b)
+    if needs is None or needs[1]:
+        if transpose_b:
+            dy = matmul(dout, x, transpose_a=True, transpose_b=transpose_a)
+        else:
+            dy = matmul(x, dout, transpose_a=not transpose_a, transpose_b=False)
     return dx, dy
 
 
@@ -97,17 +100,22 @@ def _batch_matmul_cost(x, y, transpose_a, transpose_b):
     return Cost(2 * out.size * k, x.nbytes + y.nbytes + out.nbytes)
 
 
-def _batch_matmul_bprop(inputs, out, dout, transpose_a, transpose_b):
+def _batch_matmul_bprop(inputs, out, dout, transpose_a, transpose_b, needs=None):
     x, y = inputs
-    if transpose_a:
-        dx = batch_matmul(y, dout, transpose_a=transpose_b, transpose_b=True)
-    else:
-        dx = batch_matmul(dout, y, transpose_a=False, transpose_b=not transpose_b)
-    if transpose_b:
-        dy = batch_matmul(dout, x, transpose_a=True, transpose_b=transpose_a)
-    else:
-        dy = batch_matmul(x, dout, transpose_a=not transpose_a, transpose_b=False)
-    return sum_to(dx, x.shape), sum_to(dy, y.shape)
+    dx = dy = None
+    if needs is None or needs[0]:
+        if transpose_a:
+            dx = batch_matmul(y, dout, transpose_a=transpose_b, transpose_b=True)
+        else:
+            dx = batch_matmul(dout, y, transpose_a=False, transpose_b=not transpose_b)
+        dx = sum_to(dx, x.shape)
+    if needs is None or needs[1]:
+        if transpose_b:
+            dy = batch_matmul(dout, x, transpose_a=True, transpose_b=transpose_a)
+        else:
+            dy = batch_matmul(x, dout, transpose_a=not transpose_a, transpose_b=False)
+        dy = sum_to(dy, y.shape)
+    return dx, dy
 
 
 def _batch_matmul_shard(x, y, transpose_a, transpose_b):

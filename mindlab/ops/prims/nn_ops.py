@@ -201,11 +201,13 @@ def _conv_cost(x, w, stride, pad, dilation, groups):
     return Cost(2.0 * n * co * oh * ow * w.size // co, x.nbytes + w.nbytes + n * co * oh * ow * x.dtype.np.itemsize)
 
 
-def _conv_bprop(inputs, out, dout, stride, pad, dilation, groups):
+def _conv_bprop(inputs, out, dout, stride, pad, dilation, groups, needs=None):
     x, w = inputs
     geo = dict(stride=stride, pad=pad, dilation=dilation, groups=groups)
-    return (bind(conv2d_backprop_input_p, dout, w, input_size=tuple(x.shape), **geo),
-            bind(conv2d_backprop_filter_p, dout, x, filter_size=tuple(w.shape), **geo))
+    return (bind(conv2d_backprop_input_p, dout, w, input_size=tuple(x.shape), **geo)
+            if needs is None or needs[0] else None,
+            bind(conv2d_backprop_filter_p, dout, x, filter_size=tuple(w.shape), **geo)
+            if needs is None or needs[1] else None)
 
 
 conv2d_p = defprim("conv2d", infer=_conv_infer, cpu=_kernel(_conv_cpu), cost=_conv_cost, bprop=_conv_bprop,
