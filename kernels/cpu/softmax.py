@@ -108,6 +108,8 @@ def _rows(x, axis):
 
 def softmax(x, axis, log):
     """softmax (log_softmax when ``log``) of ``x`` along ``axis``, max-shifted for stability."""
+    if x.size == 0:   # an empty axis (or batch): nothing to normalise, and numpy's max has no identity
+        return np.empty_like(x)
     rows = _rows(x, axis) if x.size <= FUSED_MAX_SIZE else None
     if rows is not None:
         return _softmax_rows(rows, log).reshape(x.shape)
@@ -121,6 +123,8 @@ def softmax(x, axis, log):
 
 def softmax_grad(y, dy, axis, log):
     """Input gradient of softmax (log_softmax when ``log``) from its output ``y`` and output gradient ``dy``."""
+    if y.size == 0:
+        return np.empty_like(y)
     rows = _rows(y, axis) if (not log or y.size <= FUSED_MAX_SIZE) else None
     if rows is not None:
         return _softmax_grad_rows(rows, _rows(dy, axis), log).reshape(y.shape)

@@ -188,6 +188,8 @@ def _conv_cpu(x, w, stride, pad, dilation, groups):
     co, cig, kh, kw = w.shape
     oh = _out_size(x.shape[2], kh, stride[0], pad[0], pad[1], dilation[0])
     ow = _out_size(x.shape[3], kw, stride[1], pad[2], pad[3], dilation[1])
+    if x.size == 0 or w.size == 0:   # an empty batch / channel set: sums over nothing are 0
+        return np.zeros((n, co, oh, ow), np.result_type(x, w))
     cols = _im2col(x, (kh, kw), stride, pad, dilation, (oh, ow))                  # (N, C*kh*kw, L)
     if groups == 1:
         out = _blas.matmul(w.reshape(co, -1), cols)                                 # (N, C_out, L)
@@ -231,6 +233,8 @@ def _bpi_cpu(dout, w, input_size, stride, pad, dilation, groups):
     n, c, h, wd = input_size
     co, cig, kh, kw = w.shape
     oh, ow = dout.shape[2:]
+    if dout.size == 0 or w.size == 0:
+        return np.zeros(input_size, np.result_type(dout, w))
     if groups == 1:
         dcols = _blas.matmul(w.reshape(co, -1).T, dout.reshape(n, co, -1))             # (N, C*kh*kw, L)
     else:
@@ -266,6 +270,8 @@ def _bpf_cpu(dout, x, filter_size, stride, pad, dilation, groups):
     """dw = sum over the batch of dout @ im2col(x)^T."""
     n = x.shape[0]
     co, cig, kh, kw = filter_size
+    if dout.size == 0 or x.size == 0:
+        return np.zeros(filter_size, np.result_type(dout, x))
     cols = _im2col(x, (kh, kw), stride, pad, dilation, dout.shape[2:])               # (N, C*kh*kw, L)
     if groups == 1:
         dw = _blas.matmul(dout.reshape(n, co, -1), cols.transpose(0, 2, 1)).sum(0)
@@ -1001,9 +1007,16 @@ def _bn_check(x, *params):
             raise ShapeError(f"{name} must have shape [{x.shape[1]}] (one value per channel), got {list(p.shape)}")
 
 
+def _bn_batch_check(x):
+    if x.shape[1] and x.size == 0:
+        raise ShapeError(f"batch statistics need at least one value per channel; input shape {list(x.shape)} has "
+                         f"none (zero-size batch or spatial dims)")
+
+
 def _bn_infer(x, weight, bias, epsilon):
     _float_same(x, weight, bias)
     _bn_check(x, ("weight", weight), ("bias", bias))
+    _bn_batch_check(x)
     stat = AbstractTensor((x.shape[1],), x.dtype)
     return AbstractTensor(x.shape, x.dtype), stat, stat
 
@@ -1053,6 +1066,7 @@ batch_norm_p = defprim(
 def _bn_grad_infer(x, dy, dmean, dvar, weight, epsilon):
     _float_same(x, dy, dmean, dvar, weight)
     _bn_check(x, ("dmean", dmean), ("dvar", dvar), ("weight", weight))
+    _bn_batch_check(x)
     if dy.shape != x.shape:
         raise ShapeError(f"dy must have the input's shape {list(x.shape)}, got {list(dy.shape)}")
     p = AbstractTensor(weight.shape, x.dtype)
@@ -1073,7 +1087,7 @@ def _bn_axes(x):
 def _bn_grad_bprop(inputs, out, cot, epsilon):
     x, dy, dmean, dvar, weight = inputs
     axes, c = _bn_axes(x), x.shape[1]
-    n = x.size // max(c, 1)
+    n = max(x.size // max(c, 1), 1)   # c == 0: every tensor is empty (c > 0 with no values is refused by infer)
     bshape = (1, c) + (1,) * (x.ndim - 2)
     return _norm_grad_bprop(
         _Fwd(batch_norm_p, dict(epsilon=epsilon), epsilon),
