@@ -34,3 +34,20 @@ def test_op_time_is_cached_and_extrapolates_large_elementwise_ops():
     t_small = op_time(REGISTRY["add"], [small, small], {})
     assert t == pytest.approx(4 * t_small, rel=0.05)
     assert op_time(REGISTRY["add"], [x, x], {}) == t
+
+
+def test_op_time_extrapolates_large_matmuls_quickly():
+    import time
+    a = AbstractTensor((16384, 1024), mdt.float16)
+    b = AbstractTensor((1024, 4096), mdt.float16)
+    t0 = time.perf_counter()
+    t = op_time(REGISTRY["matmul"], [a, b], dict(transpose_a=False, transpose_b=False))
+    assert time.perf_counter() - t0 < 60
+    from mindlab.kernels.ascend import ASCEND910
+    peak = 2.0 * 16384 * 1024 * 4096 / ASCEND910.peak_flops
+    assert peak < t < 1.25 * peak       # a large float16 matmul runs near the Cube's peak
+    # a shape attribute that ties inputs together: no extrapolation, the caller keeps its roofline
+    d = AbstractTensor((256, 64, 64, 64), mdt.float32)
+    w = AbstractTensor((64, 64, 3, 3), mdt.float32)
+    geo = dict(input_size=(256, 64, 66, 66), stride=(1, 1), pad=(0, 0, 0, 0), dilation=(1, 1), groups=1)
+    assert op_time(REGISTRY["conv2d_backprop_input"], [d, w], geo) is None
