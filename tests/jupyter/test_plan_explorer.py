@@ -120,3 +120,30 @@ def test_it_displays_as_a_widget(case):
     ex = PlanExplorer(step, x, y, device_num=2, profile=GOLDEN, compare=False)
     assert ex.widget.children[0].children[0] is ex.device_num
     assert "PlanExplorer" in repr(ex)
+
+
+def test_the_plan_magic_shows_the_plan_of_a_distributed_call():
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    sh = InteractiveShell.instance()
+    try:
+        assert sh.run_cell("%load_ext mindlab").success
+        code = ("import mindlab as ms\n"
+                "from tests.parallel.nets import MLP, train_step, data\n"
+                "ms.set_context(mode=ms.GRAPH_MODE)\n"
+                "ms.set_auto_parallel_context(parallel_mode='auto_parallel', device_num=4, search_mode='ilp')\n"
+                "_, step = train_step(lambda: MLP(64, 32, 10))\n"
+                "x, y = data(32, 64, 10)\n"
+                "loss = step(x, y)\n")
+        r = sh.run_cell(code)
+        assert r.success, r.error_in_exec
+        with capture_output() as cap:
+            r = sh.run_cell("%mindlab plan step")
+        assert r.success, r.error_in_exec
+        (data,) = [o.data for o in cap.outputs if PLAN_MIME in o.data]
+        assert data[PLAN_MIME] == sh.user_ns["step"].parallel_plan.to_json()
+    finally:
+        ms.reset_auto_parallel_context()
+        from mindlab.jupyter.inspector import get_inspector
+        get_inspector().stop()
+        InteractiveShell.clear_instance()
