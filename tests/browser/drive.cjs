@@ -222,6 +222,24 @@ async function main() {
     await page.screenshot({ path: path.join(SHOTS, 'inspector.png') });
     step('inspector');
 
+    // ------------------------------------------------------------------------------ hostile documents
+    const tHostile = Date.now();
+    await page.waitForFunction(() => document.querySelectorAll('.mindlab-graph-view .mindlab-error').length >= 2,
+      undefined, { timeout: 20000 });
+    report.hostile = await page.evaluate(() => {
+      const views = [...document.querySelectorAll('.jp-OutputArea-output.mindlab-graph-view')];
+      const img = views.find(v => v.textContent.includes('onerror'));
+      return {
+        graphErrors: [...document.querySelectorAll('.mindlab-graph-view .mindlab-error')].map(e => e.textContent),
+        planError: (document.querySelector('.mindlab-plan-view .mindlab-error') || { textContent: '' }).textContent,
+        imgLabel: img ? [...img.querySelectorAll('.mindlab-node text')].map(t => t.textContent)
+          .find(t => t.includes('onerror')) : null,
+        imgs: document.querySelectorAll('.jp-OutputArea img[onerror], .mindlab-graph-view img').length
+      };
+    });
+    report.hostile.hugeMs = Date.now() - tHostile;
+    step('hostile');
+
     // ------------------------------------------------------------------------------ live: mode, compile, error
     const live = {};
     const state = () => panel.evaluate(root => ({

@@ -76,6 +76,21 @@ CELLS = [
     "r = redistribute(partial, TensorLayout(mesh, (1, -1), (8, 6)), profile=plan.profile)\n"
     "plan.add_redistribution(y, r, op=mm, where='output', index=0, reason='the contracted dim is split over mp')\n"
     "%mindlab plan plan",
+    # hostile and malformed documents: a huge graph, an <img onerror> op name, a graph and a plan missing parts
+    "from IPython.display import display\n"
+    "G = 'application/vnd.mindlab.graph+json'\n"
+    "def doc(n, op='relu'):\n"
+    "    nodes = [{'id': f'n{k}', 'graph': 'g0', 'op': op, 'kind': 'primitive', 'inputs': [f'n{k-1}'] if k else [],\n"
+    "              'attrs': {}, 'shape': [2], 'dtype': 'Float32', 'source': None, 'subgraphs': [], 'cost': None}\n"
+    "             for k in range(n)]\n"
+    "    return {'format': G, 'version': 1, 'kind': 'forward', 'title': 'hostile', 'root': 'g0',\n"
+    "            'graphs': [{'id': 'g0', 'name': 'f', 'kind': 'function', 'parent': None, 'source': None,\n"
+    "                        'params': [], 'outputs': [], 'effects': []}],\n"
+    "            'nodes': nodes, 'edges': [{'src': f'n{k-1}', 'dst': f'n{k}', 'index': 0} for k in range(1, n)]}\n"
+    "display({G: doc(5000)}, raw=True)\n"
+    "display({G: doc(2, op='<img src=x onerror=\"window.__mindlab_pwned = 2\">')}, raw=True)\n"
+    "display({G: {'format': G, 'graphs': []}}, raw=True)\n"
+    "display({'application/vnd.mindlab.plan+json': {'format': 'application/vnd.mindlab.plan+json'}}, raw=True)",
     "with open('graph.json', 'w') as f:\n"
     "    json.dump(net.compiled(x).views()['graph'].json(), f)\n"
     "with open('plan.json', 'w') as f:\n"
@@ -305,3 +320,14 @@ def test_the_inspector_follows_a_kernel_restart(report):
     assert re.fullmatch(r"#1 compiled <lambda>_\d+\(arg0: Float32\[4\]\)", after["titles"][0])
     assert live["reconnectCompileMs"] < 2000, live["reconnectCompileMs"]
     assert (report["shots"] / "inspector-restarted.png").stat().st_size > 5000
+
+
+def test_hostile_and_malformed_documents_show_a_message_and_never_run(report):
+    h = report["hostile"]
+    huge, malformed_graph = h["graphErrors"]
+    assert "5000 boxes are too many to lay out" in huge and "%mindlab ir" in huge
+    assert "Cannot draw this mindlab graph" in malformed_graph and "graph document has no" in malformed_graph
+    assert "Cannot" in h["planError"] and "plan document has no mesh" in h["planError"]
+    assert h["imgLabel"].startswith('<img src=x onerror="window.__')     # drawn as (clipped) text
+    assert h["imgs"] == 0 and report["pwned"] is None
+    assert h["hugeMs"] < 5000, h["hugeMs"]                                       # refused at once, no freeze
