@@ -38,9 +38,21 @@ export interface PlanSummary {
   ops: number;
 }
 
+export interface ProfileSummary {
+  name: string;
+  profile: string;
+  ops: { op: string; calls: number; cycles: number; seconds: number }[];
+  more_ops: number;
+  kernels: number;
+  calls: number;
+  cycles: number;
+  seconds: number;
+  pipes: { [pipe: string]: number };
+}
+
 export interface InspectorRecord {
   seq: number;
-  kind: 'compile' | 'grad' | 'error' | 'plan';
+  kind: 'compile' | 'grad' | 'error' | 'plan' | 'profile';
   function: string | null;
   time: number;
   summary: any;
@@ -62,6 +74,8 @@ export function recordTitle(r: InspectorRecord): string {
   switch (r.kind) {
     case 'error':
       return `#${r.seq} could not compile ${s.name}: ${s.error}`;
+    case 'profile':
+      return `#${r.seq} ${s.name}: ${s.calls} op(s), ${(s.seconds * 1e6).toFixed(1)} µs simulated`;
     case 'plan':
       return `#${r.seq} plan for ${s.name} on mesh ${(s.mesh ?? []).join('×')} (${s.parallel_mode}${
         s.search_mode ? ', ' + s.search_mode : ''

@@ -22,6 +22,7 @@ import {
   InspectorRecord,
   KernelFeed,
   PlanSummary,
+  ProfileSummary,
   findSourceCell,
   matches,
   recordTitle
@@ -134,6 +135,29 @@ class InspectorPanel extends Panel {
         box.appendChild(el('div', 'mindlab-record-source', `${basename(s.source.file)}:${s.source.line}: ${s.source.text}`));
       }
       box.appendChild(el('div', 'mindlab-record-facts', when));
+      return box;
+    }
+    if (r.kind === 'profile') {
+      const s = r.summary as ProfileSummary;
+      const busiest = Math.max(1, ...Object.values(s.pipes));
+      box.appendChild(
+        el('div', 'mindlab-record-facts', `${s.kernels} kernel(s), ${Math.round(s.cycles)} cycles on ${s.profile} · ${when}`)
+      );
+      const [pt, pbody] = table('mindlab-profile-pipes', ['pipe', 'busy cycles', '']);
+      for (const [pipe, busy] of Object.entries(s.pipes)) {
+        const bar = el('div', 'mindlab-profile-bar');
+        bar.style.width = `${Math.round((100 * busy) / busiest)}%`;
+        row(pbody, [pipe, String(Math.round(busy)), bar]);
+      }
+      box.appendChild(pt);
+      const ops = el('details', 'mindlab-record-passes');
+      ops.appendChild(el('summary', undefined, `ops (${s.ops.length + s.more_ops})`));
+      const [ot, obody] = table('mindlab-profile-ops', ['op', 'calls', 'cycles', 'time']);
+      for (const o of s.ops) {
+        row(obody, [o.op, String(o.calls), String(Math.round(o.cycles)), fmtSeconds(o.seconds)]);
+      }
+      ops.appendChild(ot);
+      box.appendChild(ops);
       return box;
     }
     if (r.kind === 'plan') {

@@ -114,6 +114,13 @@ describe('titles and the filter', () => {
     expect(recordTitle({ ...compile(2), kind: 'grad', function: 'loss' })).toBe('#2 gradient of loss construct_1(arg0: Float32[2, 4])');
     expect(recordTitle(error)).toBe('#3 could not compile uses_try: GraphModeSyntaxError');
     expect(recordTitle(plan)).toBe('#4 plan for MLP on mesh 2×4 (auto_parallel, dynamic_programming)');
+    const profile: InspectorRecord = {
+      seq: 5, kind: 'profile', function: null, time: 0,
+      summary: { name: 'Ascend (ascend910)', profile: 'ascend910', ops: [], more_ops: 0, kernels: 4, calls: 3,
+                 cycles: 1234, seconds: 1.5e-6, pipes: { Cube: 10 } }
+    };
+    expect(recordTitle(profile)).toBe('#5 Ascend (ascend910): 3 op(s), 1.5 µs simulated');
+    expect(matches(profile, 'profile ascend')).toBe(true);
   });
   it('matches every word of the filter against kind and title', () => {
     expect(matches(error, 'error')).toBe(true);

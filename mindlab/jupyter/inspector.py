@@ -7,9 +7,11 @@ plus the ``Compiled`` it describes — and is
 * sent to the JupyterLab Inspector panel when one is connected, and
 * otherwise printed as one line into the output of the cell that caused it.
 
-Records are of three kinds: ``compile`` / ``grad`` (a ``Compiled``: its graphs and pass table), ``plan`` (an
-auto-parallel plan chosen for a call: mesh, search mode, costs; its plan JSON on request) and ``error`` (GRAPH_MODE
-could not compile a function: the error and the user's source line — the "why didn't it compile" question).
+Records are of four kinds: ``compile`` / ``grad`` (a ``Compiled``: its graphs and pass table), ``plan`` (an
+auto-parallel plan chosen for a call: mesh, search mode, costs; its plan JSON on request), ``error`` (GRAPH_MODE
+could not compile a function: the error and the user's source line — the "why didn't it compile" question) and
+``profile`` (the Ascend ops a cell ran on the simulated AI core: cycles per op, busy cycles per pipe; one record
+per cell, made when the cell ends).
 
 The connection is a comm with target ``mindlab.inspector``, opened by the kernel (``%mindlab inspect on``). The
 panel answers ``{"request": "ready"}`` (from then on records go to it instead of the cell output); it can ask for a
@@ -93,9 +95,38 @@ def _plan_choices(plan):
              "alternatives": len(op.alternatives), "node": op.node} for op in plan.to_plan().ops.values()]
 
 
+class _AscendTally:
+    """Ascend op records (``kernels/ascend/sim.py`` OpRecords) summed per op and per pipe, for a profile record."""
+    TOP = 25
+
+    def __init__(self, time):
+        self.time, self.ops, self.pipes, self.profile, self.kernels = time, {}, {}, "", 0
+
+    def add(self, rec):
+        calls, cycles, seconds = self.ops.get(rec.op, (0, 0.0, 0.0))
+        self.ops[rec.op] = (calls + 1, cycles + float(rec.cycles), seconds + float(rec.seconds))
+        for k in rec.kernels:
+            self.kernels += 1
+            self.profile = str(k.profile)
+            for pipe, busy in k.busy.items():
+                self.pipes[pipe] = self.pipes.get(pipe, 0.0) + float(busy)
+
+    def summary(self):
+        ranked = sorted(self.ops.items(), key=lambda kv: -kv[1][1])
+        return {"name": f"Ascend ({self.profile})" if self.profile else "Ascend", "profile": self.profile,
+                "ops": [{"op": op, "calls": n, "cycles": c, "seconds": t} for op, (n, c, t) in ranked[:self.TOP]],
+                "more_ops": max(0, len(ranked) - self.TOP), "kernels": self.kernels,
+                "calls": sum(n for n, _, _ in self.ops.values()),
+                "cycles": sum(c for _, c, _ in self.ops.values()),
+                "seconds": sum(t for _, _, t in self.ops.values()), "pipes": dict(self.pipes)}
+
+
 def describe(record):
     """One line of text for a record (what ``%mindlab inspect on`` prints without a panel)."""
     s = record["summary"]
+    if record["kind"] == "profile":
+        return (f"[mindlab] #{record['seq']} {s['name']}: {s['calls']} op(s), {s['kernels']} kernel(s), "
+                f"{s['cycles']:.0f} cycles = {s['seconds'] * 1e6:.1f} us simulated")
     if record["kind"] == "error":
         at = f" at {s['source']['file']}:{s['source']['line']}: {s['source']['text']}" if s["source"] else ""
         return f"[mindlab] #{record['seq']} could not compile {s['name']}: {s['error']}: {s['message']}{at}"
@@ -123,18 +154,43 @@ class Inspector:
         self.ready = []              # those of them with a panel that asked for the records
         self.echo = echo
         self._errors = set()         # ids of errors reported (a nested compile re-raises the same one)
+        self._ascend = None          # Ascend ops run since the last profile record (an _AscendTally)
         _context._listeners.append(self._on_context)
 
     # -------------------------------------------------------------------------------------------- on / off
     def start(self):
         events.subscribe(self._on_event)
         self.on = True
+        self._hook_cells(True)
         self._send({"type": "status", "on": True})
 
     def stop(self):
         events.unsubscribe(self._on_event)
         self.on = False
+        self._hook_cells(False)
         self._send({"type": "status", "on": False})
+
+    def _hook_cells(self, on):
+        """In IPython, report the Ascend ops a cell ran as one profile record when the cell ends."""
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return
+        shell = get_ipython()
+        if shell is None:
+            return
+        registered = self.flush_profile in shell.events.callbacks.get("post_run_cell", [])
+        if on and not registered:
+            shell.events.register("post_run_cell", self.flush_profile)
+        elif not on and registered:
+            shell.events.unregister("post_run_cell", self.flush_profile)
+
+    def flush_profile(self, *result):
+        """Turn the Ascend ops recorded since the last flush into one ``profile`` record (simulated cycles per
+        op and busy cycles per pipe); nothing when there were none."""
+        pending, self._ascend = self._ascend, None
+        if pending is not None:
+            self._add("profile", pending.summary(), None, time=pending.time)
 
     def _on_context(self, state):
         """The execution mode changed (``%mindlab graph`` / ``set_context``): tell the panels."""
@@ -155,6 +211,13 @@ class Inspector:
                 return
             self._errors.add(id(exc))
             self._add("error", error_summary(event.payload.get("function", "?"), exc), None, time=event.time)
+            return
+        if event.kind == "ascend_op":
+            rec = event.payload.get("record")
+            if rec is not None:
+                if self._ascend is None:
+                    self._ascend = _AscendTally(event.time)
+                self._ascend.add(rec)
             return
         if event.kind == "plan":
             plan = event.payload.get("plan")

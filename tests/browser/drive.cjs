@@ -270,6 +270,13 @@ async function main() {
       message: e.querySelector('.mindlab-record-message').textContent,
       source: e.querySelector('.mindlab-record-source') ? e.querySelector('.mindlab-record-source').textContent : null
     }));
+    await runCell(page, 'ms.set_context(device_target="Ascend"); za = ops.relu(Tensor(np.ones((8, 16), np.float32))); ms.set_context(device_target="CPU")');
+    await panel.locator('.mindlab-record-profile').first().waitFor({ timeout: 30000 });
+    live.profile = await panel.locator('.mindlab-record-profile').first().evaluate(e => ({
+      title: e.querySelector('.mindlab-record-title').textContent,
+      pipes: [...e.querySelectorAll('.mindlab-profile-pipes tbody tr')].map(r => r.firstChild.textContent),
+      ops: [...e.querySelectorAll('.mindlab-profile-ops tbody tr')].map(r => r.firstChild.textContent)
+    }));
     await panel.locator('input.mindlab-inspector-filter').fill('error');
     live.filtered = (await state()).titles;
     await panel.locator('input.mindlab-inspector-filter').fill('');

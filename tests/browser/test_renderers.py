@@ -313,7 +313,7 @@ def test_the_inspector_follows_a_kernel_restart(report):
     live = report["live"]
     restarted = live["afterRestart"]
     assert restarted["connected"] == "false" and restarted["stale"] is True
-    assert "restarted" in restarted["status"] and len(restarted["titles"]) == 4     # old records kept, marked
+    assert "restarted" in restarted["status"] and len(restarted["titles"]) == 5     # old records kept, marked
     assert live["reconnected"]["connected"] == "true" and live["reconnected"]["connection"] == "connected"
     after = live["afterReconnect"]
     assert len(after["titles"]) == 1 and after["stale"] is False
@@ -331,3 +331,9 @@ def test_hostile_and_malformed_documents_show_a_message_and_never_run(report):
     assert h["imgLabel"].startswith('<img src=x onerror="window.__')     # drawn as (clipped) text
     assert h["imgs"] == 0 and report["pwned"] is None
     assert h["hugeMs"] < 5000, h["hugeMs"]                                       # refused at once, no freeze
+
+
+def test_the_inspector_profiles_the_ascend_ops_of_a_cell(report):
+    prof = report["live"]["profile"]
+    assert re.fullmatch(r"#5 Ascend \(.+\): 1 op\(s\), [0-9.]+ µs simulated", prof["title"]), prof["title"]
+    assert set(prof["pipes"]) >= {"MTE2", "Vector", "MTE3"} and prof["ops"] == ["relu"]

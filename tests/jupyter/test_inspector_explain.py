@@ -88,3 +88,27 @@ def test_plan_choices_are_listed_with_their_plan_json(panel):
     validate_plan_json(reply["doc"])
     assert reply["doc"]["mesh"]["shape"] == [2]
     assert comm.request({"request": "plan", "seq": 999})["type"] == "error"
+
+
+def test_ascend_ops_of_a_cell_become_one_profile_record(panel):
+    ins, comm = panel
+    ms.set_context(device_target="Ascend")
+    try:
+        x = Tensor(np.ones((32, 64), np.float32))
+        w = Tensor(np.ones((64, 16), np.float32))
+        y = ops.relu(ops.matmul(x, w))
+        y = ops.add(y, y)
+    finally:
+        ms.set_context(device_target="CPU")
+    assert not [m for m in comm.sent if m["type"] == "event" and m["record"]["kind"] == "profile"]
+    ins.flush_profile()                          # (IPython calls it when the cell ends)
+    (record,) = [m["record"] for m in comm.sent if m["type"] == "event" and m["record"]["kind"] == "profile"]
+    s = record["summary"]
+    ops_run = {o["op"]: o for o in s["ops"]}
+    assert {"matmul", "relu", "add"} <= set(ops_run) and s["calls"] == 3
+    assert s["cycles"] == pytest.approx(sum(o["cycles"] for o in s["ops"])) and s["cycles"] > 0
+    assert s["pipes"]["Cube"] > 0 and s["pipes"]["Vector"] > 0 and s["pipes"]["MTE2"] > 0
+    assert ops_run["matmul"]["cycles"] > 0 and "ascend" in s["profile"].lower()
+    ins.flush_profile()                          # nothing new: no second record
+    assert len([m for m in comm.sent if m["type"] == "event" and m["record"]["kind"] == "profile"]) == 1
+    assert "us simulated" in describe(ins.records[-1])
