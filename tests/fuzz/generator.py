@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 DIMS = (1, 2, 3, 4, 5, 8)
+BIG_DIMS = (1, 4, 16, 32, 48)   # "big" programs: tensors over 1024 elements go through GRAPH_MODE's fused kernels
 PAR_DIMS = (4, 8)
 
 UNARY = [
     "ops.tanh({a})", "ops.sigmoid({a})", "ops.relu({a})", "-{a}", "{a} * 0.5 + 0.25", "ops.square(ops.tanh({a}))",
     "ops.exp(ops.tanh({a}))", "ops.log(ops.square({a}) + 1.0)", "ops.sqrt(ops.square({a}) + 1.0)", "ops.abs({a})",
-    "ops.softplus({a})", "ops.gelu({a})",
+    "ops.softplus({a})", "ops.gelu({a})", "2.0 - {a}", "1.0 / (ops.square({a}) + 1.0)", "ops.maximum({a}, 0.1)",
 ]
 PAR_UNARY = ["ops.tanh({a})", "ops.sigmoid({a})", "ops.relu({a})", "-{a}", "{a} * 0.5 + 0.25",
              "ops.exp(ops.tanh({a}))", "ops.square(ops.tanh({a}))"]
@@ -55,6 +56,7 @@ class GenProgram:
     kind: str                      # "function" (def f) or "cell" (class Net)
     inputs: list                   # input shapes, in argument order
     seed: int                      # numpy seed for the input values (and Parameters, baked into the source)
+    dtype: str = "float32"
     features: set = field(default_factory=set)
 
 
@@ -88,6 +90,8 @@ class _Builder:
         self.features = set()
         self.n = 0
         self.seed = ch.randint(0, 10 ** 6)
+        self.big = (not parallel) and ch.randint(0, 3) == 0
+        self.dtype = "float64" if (not parallel and ch.randint(0, 4) == 0) else "float32"
 
     # ------------------------------------------------------------------ names and leaves
     def fresh(self):
@@ -95,7 +99,7 @@ class _Builder:
         return f"v{self.n}"
 
     def dim(self):
-        return self.ch.choice(PAR_DIMS if self.parallel else DIMS)
+        return self.ch.choice(PAR_DIMS if self.parallel else BIG_DIMS if self.big else DIMS)
 
     def shape(self, ndim=None):
         if ndim is None:
@@ -185,13 +189,16 @@ class _Builder:
         a, s = a
         ax = self.ch.randint(0, len(s) - 1) if not self.parallel else len(s) - 1
         keep = (not self.parallel) and self.ch.randint(0, 1) == 1
-        fn = self.ch.choice(REDUCE[:2] if self.parallel else REDUCE)
+        fn = self.ch.choice(REDUCE[:2] if self.parallel else REDUCE + ["method_sum", "method_mean"])
         kw = ", keepdims=True" if keep else ""
         if fn in ("ops.sum", "ops.mean") and keep:
             kw = ", keep_dims=True"
         out = s[:ax] + ((1,) if keep else ()) + s[ax + 1:]
         self.features.add("reduction")
-        self.emit(lines, ind, f"{fn}({a}, axis={ax}{kw})", out)
+        if fn.startswith("method_"):   # the Tensor method form
+            self.emit(lines, ind, f"{a}.{fn[7:]}(axis={ax}{', keepdims=True' if keep else ''})", out)
+        else:
+            self.emit(lines, ind, f"{fn}({a}, axis={ax}{kw})", out)
 
     def st_reshape(self, lines, ind):
         a, s = self.pick()
@@ -355,14 +362,23 @@ class _Builder:
         computed = [v for v in self.vars if v[0] not in leaves] or self.vars[-1:]
         for j, (v, s) in enumerate(computed[-8:]):
             terms.append(f"ops.sum({v}) * {0.5 + 0.25 * j!r}" if s else f"{v} * {0.5 + 0.25 * j!r}")
+        if not self.parallel and self.ch.randint(0, 4) == 0:   # an early return on a tensor condition
+            v, s = self.ch.choice(computed)
+            body.append(f"if ops.sum({v}) > 0.25:")
+            body.append(f"    return " + (f"ops.sum({v}) * 0.5" if s else f"{v} * 0.5") + " + " + terms[0])
+            self.features.add("early_return")
         body.append("return " + " + ".join(terms))
+        for _, s in self.vars:
+            if int(np.prod(s)) >= 1024:
+                self.features.add("big")
         return self.render(body)
 
     def render(self, body):
         args = ", ".join(n for n, _ in self.inputs)
         src = ["import numpy as np", "import mindlab as ms", "from mindlab import nn, ops, Tensor, Parameter", "",
                "def _init(seed, shape):",
-               "    return Tensor(np.random.default_rng(seed).uniform(-1.0, 1.0, shape).astype(np.float32))", ""]
+               "    return Tensor(np.random.default_rng(seed).uniform(-1.0, 1.0, shape).astype(np.%s))" % self.dtype,
+               ""]
         if self.kind == "function":
             src.append(f"def f({args}):")
             src += ["    " + l for l in body]
@@ -380,7 +396,8 @@ class _Builder:
                 src.append(f"        self.{attr} = Inner_{attr}({d}, {iseed})")
             src += ["", f"    def construct(self{', ' if args else ''}{args}):"]
             src += ["        " + l for l in body]
-        return GenProgram("\n".join(src) + "\n", self.kind, [s for _, s in self.inputs], self.seed, self.features)
+        return GenProgram("\n".join(src) + "\n", self.kind, [s for _, s in self.inputs], self.seed,
+                          features=self.features, dtype=self.dtype)
 
 
 def generate(ch, parallel=False):

@@ -35,7 +35,7 @@ def load(program, directory):
 
 def inputs(program):
     rng = np.random.default_rng(program.seed)
-    return [Tensor(rng.uniform(-1.0, 1.0, s).astype(np.float32)) for s in program.inputs]
+    return [Tensor(rng.uniform(-1.0, 1.0, s).astype(program.dtype)) for s in program.inputs]
 
 
 def _flat(x, out):

@@ -146,6 +146,9 @@ LARGE = {
 
 # primitives that refuse zero-size inputs (the reason), checked to raise a clear error
 REJECTS_ZERO_SIZE = {
+    # max / min over an empty axis: no identity element (a zero-size input reduced over a non-empty axis is fine)
+    "max": Case((Z(0, 3),), dict(axis=0, keep_dims=False)),
+    "min": Case((Z(2, 0),), dict(axis=None, keep_dims=True)),
     # training batch norm: the batch statistics of an empty batch do not exist (mean of nothing)
     "batch_norm": Case((Z(0, 2, 3, 3), rand(2), rand(2)), dict(epsilon=1e-5)),
     "batch_norm_grad": Case((Z(0, 2, 3), Z(0, 2, 3), rand(2), rand(2), rand(2)), dict(epsilon=1e-5)),
