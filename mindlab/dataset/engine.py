@@ -204,8 +204,12 @@ class BatchDataset(Dataset):
         return n // self.batch_size if self.drop_remainder else -(-n // self.batch_size)
 
     def _rows(self, epoch):
+        child = self.children[0]
+        if not self.pad_info and hasattr(child, "_batches"):   # a source that slices whole batches at once
+            yield from child._batches(epoch, self.batch_size, self.drop_remainder)
+            return
         buf = []
-        for row in self.children[0]._rows(epoch):
+        for row in child._rows(epoch):
             buf.append(row)
             if len(buf) == self.batch_size:
                 yield self._stack(buf)

@@ -235,3 +235,24 @@ def test_transforms():
     d = ds.NumpySlicesDataset({"label": np.array([0, 2], np.int32)}, shuffle=False)
     d = d.map(transforms.OneHot(3), input_columns="label").batch(2)
     assert numpy_rows(d) == [[[[1, 0, 0], [0, 0, 1]]]]
+
+
+@pytest.mark.parametrize("drop", [False, True])
+@pytest.mark.parametrize("shards", [None, 3])
+def test_batches_sliced_at_once_equal_stacked_rows(drop, shards):
+    """NumpySlicesDataset.batch slices whole batches by fancy indexing; a map in between forces the row-by-row
+    path: both give the same batches (values, shapes, dtypes) in the same seeded order."""
+    from mindlab.dataset import NumpySlicesDataset
+    data = {"x": np.arange(23 * 3, dtype=np.float32).reshape(23, 3), "y": np.arange(23, dtype=np.int32)}
+    kw = {"num_shards": shards, "shard_id": 1} if shards else {}
+    fast = NumpySlicesDataset(data, shuffle=True, **kw).batch(4, drop_remainder=drop)
+    rows = NumpySlicesDataset(data, shuffle=True, **kw).map(lambda v: v, input_columns=["x"]).batch(
+        4, drop_remainder=drop)
+    for epoch in range(2):
+        a = list(fast.create_tuple_iterator(output_numpy=True, num_epochs=1))
+        b = list(rows.create_tuple_iterator(output_numpy=True, num_epochs=1))
+        assert len(a) == len(b) and len(a) == fast.get_dataset_size()
+        for (ax, ay), (bx, by) in zip(a, b):
+            assert ax.dtype == bx.dtype and ay.dtype == by.dtype
+            np.testing.assert_array_equal(ax, bx)
+            np.testing.assert_array_equal(ay, by)
