@@ -21,6 +21,9 @@ from .train import Model, save_checkpoint, load_checkpoint, load_param_into_net
 
 __version__ = "0.1.0"
 
+from .kernels.cpu import warmup as _warmup   # noqa: E402
+_warmup.start()     # numba's one-time CPU target set-up, here rather than in the first compiled call
+
 
 def load_ipython_extension(ipython):
     """``%load_ext mindlab``: the ``%mindlab`` line magic and ``%%graph`` / ``%%pynative`` cell magics
