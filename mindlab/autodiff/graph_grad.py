@@ -93,6 +93,12 @@ def differentiate(graph, wrt=None, return_forward=True, name=None):
             elif n.op is PRINT:
                 G.apply(PRINT, [to_node(v, G) for v in ins], n.attrs, n.abstract, n.source)
                 env[id(n)] = ()
+            elif n.op is WHILE_GRAD:   # found by tests/fuzz: grad of grad through a tensor while loop
+                loc = f"\n  at {n.source.file}:{n.source.line}: {n.source.text}" if n.source is not None else ""
+                raise MindlabError(
+                    "GRAPH_MODE: a second derivative through a `while` loop on a tensor is not supported (the loop's "
+                    "backward pass cannot be differentiated again). Take it in PYNATIVE_MODE, or loop a static "
+                    f"number of times (`for i in range(n)` unrolls).{loc}")
             else:
                 raise MindlabError(f"autodiff: cannot differentiate through {n.op_name} (inline calls first)")
 

@@ -350,8 +350,10 @@ class _Builder:
             self.vars.append((self.leaf(shp, param_ok=not self.parallel), shp))
         steps = [self.st_unary, self.st_binary, self.st_binary, self.st_matmul, self.st_reduce]
         if not self.parallel:
-            steps += [self.st_reshape, self.st_if, self.st_while, self.st_batch_matmul, self.st_slice,
-                      self.st_concat, self.st_softmax, self.st_select, self.st_for, self.st_if_while]
+            steps += [self.st_reshape, self.st_if, self.st_batch_matmul, self.st_slice,
+                      self.st_concat, self.st_softmax, self.st_select, self.st_for]
+            if getattr(self, "allow_while", True):
+                steps += [self.st_while, self.st_if_while]
             if self.kind == "cell":
                 steps.append(self.st_inner)
         for _ in range(self.ch.randint(2, 7)):
@@ -400,16 +402,20 @@ class _Builder:
                           features=self.features, dtype=self.dtype)
 
 
-def generate(ch, parallel=False):
-    kind = "cell" if parallel else ch.choice(["function", "cell"])
-    return _Builder(ch, kind, parallel).build()
+def generate(ch, parallel=False, second_order=False):
+    """One program. ``second_order``: a function without tensor ``while`` loops (for grad-of-grad checks: GRAPH_MODE
+    refuses a second derivative through a while loop, see tests/fuzz/test_regressions.py)."""
+    kind = "cell" if parallel else "function" if second_order else ch.choice(["function", "cell"])
+    b = _Builder(ch, kind, parallel)
+    b.allow_while = not second_order
+    return b.build()
 
 
-def programs(parallel=False):
+def programs(parallel=False, second_order=False):
     """A hypothesis strategy of GenPrograms."""
     from hypothesis import strategies as st
 
     @st.composite
     def _programs(draw):
-        return generate(HypothesisChooser(draw), parallel)
+        return generate(HypothesisChooser(draw), parallel, second_order)
     return _programs()

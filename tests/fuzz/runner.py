@@ -15,7 +15,7 @@ import traceback
 import numpy as np
 
 import mindlab as ms
-from mindlab import nn, Tensor
+from mindlab import nn, ops, Tensor
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 
@@ -76,6 +76,28 @@ def run(program, mod, mode):
     return _flat([value, value2, grads], [])
 
 
+def _hvp_fn(f, n, vs):
+    """x -> grad of <grad f(x), v> (a Hessian-vector product: differentiates the gradient program)."""
+    first = ms.grad(f, grad_position=tuple(range(n)))
+
+    def gv(*xs):
+        gs = first(*xs)
+        total = ops.sum(gs[0] * vs[0])
+        for k in range(1, n):
+            total = total + ops.sum(gs[k] * vs[k])
+        return total
+    return ms.grad(gv, grad_position=tuple(range(n)))
+
+
+def run_second_order(program, mod, mode):
+    """The Hessian-vector product of a function program along a fixed random direction, in ``mode``."""
+    ms.set_context(mode=mode)
+    xs = inputs(program)
+    rng = np.random.default_rng(program.seed + 1)
+    vs = [Tensor(rng.uniform(-1.0, 1.0, x.shape).astype(program.dtype)) for x in xs]
+    return _flat(_hvp_fn(mod.f, len(xs), vs)(*xs), [])
+
+
 def run_parallel(program, mod, device_num, search_mode):
     """[loss, weight gradients...] of GradNet(Net) in GRAPH_MODE, planned on ``device_num`` sim devices."""
     ms.set_context(mode=ms.GRAPH_MODE)
@@ -102,9 +124,10 @@ def _crash(what):
     return f"{what} raised:\n" + "".join(traceback.format_exc(limit=-6))
 
 
-def check(program, directory, parallel=None):
+def check(program, directory, parallel=None, second_order=False):
     """None when the modes agree; else a description of the mismatch. ``parallel``: (device_num, search_mode)
-    to also run the program under an auto-parallel plan (parallel programs only)."""
+    to also run the program under an auto-parallel plan (parallel programs only); ``second_order``: also compare
+    a Hessian-vector product (function programs)."""
     mode = ms.get_context("mode")
     try:
         mod = load(program, directory)
@@ -117,8 +140,23 @@ def check(program, directory, parallel=None):
         except Exception:
             return _crash("GRAPH_MODE")
         bad = _compare(ref, got, "GRAPH_MODE vs PyNative")
-        if bad or parallel is None:
+        if bad:
             return bad
+        # (second order through a tensor `while` is refused by GRAPH_MODE: tests/fuzz/test_regressions.py)
+        if second_order and program.kind == "function" and "while" not in program.features:
+            try:
+                ref2 = run_second_order(program, mod, ms.PYNATIVE_MODE)
+            except Exception:
+                return _crash("PyNative (second order)")
+            try:
+                got2 = run_second_order(program, mod, ms.GRAPH_MODE)
+            except Exception:
+                return _crash("GRAPH_MODE (second order)")
+            bad = _compare(ref2, got2, "GRAPH_MODE vs PyNative, Hessian-vector product")
+            if bad:
+                return bad
+        if parallel is None:
+            return None
         try:
             ms.set_context(mode=ms.GRAPH_MODE)
             single = _flat(GradNet(mod.Net())(*inputs(program)), [])

@@ -20,6 +20,7 @@ from .runner import check, _compare
 N_PROGRAMS = 200          # distinct programs checked (hypothesis repeats some draws: it is asked for more)
 N_DRAWS = 280
 N_PARALLEL = 12
+N_SECOND_ORDER = 40
 _SETTINGS = dict(derandomize=True, deadline=None, database=None, print_blob=False,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -53,6 +54,24 @@ def test_generated_programs_agree_across_modes(progdir):
     # the slice exercises every construct the generator knows
     assert {"elementwise", "broadcast", "matmul", "reduction", "reshape", "if", "while", "nested_cell", "parameter",
             "slice", "concat", "softmax", "select", "for", "early_return", "big"} <= seen, seen
+
+
+def test_generated_second_derivatives_agree_across_modes(progdir):
+    """Hessian-vector products of function programs (grad of grad: GRAPH_MODE differentiates its gradient graph)."""
+    seen = set()
+
+    @settings(max_examples=N_SECOND_ORDER, **_SETTINGS)
+    @given(programs(second_order=True))
+    def one(program):
+        assert program.kind == "function" and "while" not in program.features
+        seen.update(program.features)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            problem = check(program, progdir, second_order=True)
+        assert problem is None, _explain(program, problem)
+
+    one()
+    assert {"if", "matmul", "reduction", "reshape", "broadcast"} <= seen, seen
 
 
 def test_generated_parallel_programs_agree_with_one_device(progdir):
