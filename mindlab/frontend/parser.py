@@ -333,7 +333,11 @@ class Compiler:
             from ..ops import functional as F
             args = [F.cast(a, dt) if isinstance(a, Tensor) and a.dtype.kind == "f" and a.dtype is not dt else a
                     for a in args]
-        return self.call_parsed(construct, ParsedFunction.of(construct), [cell] + list(args), kwargs)
+        shard = cell.__dict__.get("_shard")    # Cell.shard: inputs/outputs through layout nodes (parallel/cell_shard)
+        if shard is not None:
+            args = shard.mark_inputs(args)
+        out = self.call_parsed(construct, ParsedFunction.of(construct), [cell] + list(args), kwargs)
+        return shard.mark_outputs(out) if shard is not None else out
 
     def call_local(self, lf, args, kwargs):
         node = lf.node

@@ -73,6 +73,13 @@ class Cell:
         fn = self.__dict__.setdefault("_jit_construct", JitFunction(type(self).construct, self_obj=self))
         return fn.compiled(*args, **kwargs)
 
+    def shard(self, in_strategy, out_strategy=None, parameter_plan=None, device="Ascend", level=0):
+        """MindSpore's ``Cell.shard``: fixed layouts (pieces per dim) for this cell's inputs (``None``: left to the
+        planner), outputs and named parameters, kept by semi_auto / auto_parallel plans wherever the cell is
+        called (``mindlab.parallel.cell_shard``). Returns self."""
+        from ..parallel.cell_shard import configure
+        return configure(self, in_strategy, out_strategy, parameter_plan, device, level)
+
     @property
     def parallel_plan(self):
         """The ``ParallelPlan`` of this cell's latest GRAPH_MODE call under a parallel auto-parallel context (None

@@ -2,8 +2,9 @@
 
 * the searched plans (dynamic programming, ILP) of an MLP and a transformer block training step on 8 and 64
   devices cost no more than the better of plain data parallelism and the Megatron-style hand plan (column- then
-  row-split Dense layers, attention split by heads, set with ``shard()`` and propagated); DP and ILP agree where the
-  DP is exact;
+  row-split Dense layers, attention split by heads, set with ``shard()`` and propagated); DP and ILP agree in every
+  case (the DP hands the problem to the ILP where its elimination would approximate), and the ILP's presolve keeps
+  the optimum of the full model;
 * the chosen op -> strategy mapping of a two-matmul net and of a transformer block, asserted exactly."""
 import numpy as np
 import pytest
@@ -45,6 +46,7 @@ CASES = {
     "mlp large, 64": (lambda: MLP(1024, 4096, 1024), lambda: data(128, 1024, 1024), (8, 8)),
     "block small, 8": (lambda: TransformerBlock(32, 8, 64), lambda: data(8, None, 10, image=(8, 32)), (8,)),
     "block large, 8": (lambda: TransformerBlock(512, 8, 2048), lambda: data(8, None, 10, image=(8, 512)), (8,)),
+    "block small, 64": (lambda: TransformerBlock(32, 8, 64), lambda: data(8, None, 10, image=(8, 32)), (8, 8)),
     "block large, 64": (lambda: TransformerBlock(512, 8, 2048), lambda: data(64, None, 10, image=(8, 512)), (8, 8)),
 }
 
@@ -58,12 +60,25 @@ def test_searched_plans_beat_data_parallel_and_the_megatron_hand_plan(case):
     best_hand = min(total["data_parallel"], total["megatron"])
     for mode in ("dynamic_programming", "ilp"):
         assert total[mode] <= best_hand * (1 + 1e-9), (mode, total)
-    # the ILP is optimal; the elimination DP equals it whenever it needed no approximation
-    assert total["ilp"] <= total["dynamic_programming"] * (1 + 1e-9)
-    if p["dynamic_programming"].info["exact"]:
-        assert total["ilp"] == pytest.approx(total["dynamic_programming"], rel=1e-9)
+    # DP and ILP agree: the DP is exact (its elimination, or the ILP where the elimination would approximate)
+    info = p["dynamic_programming"].info
+    assert info["exact"] and info["solved_by"] in ("elimination", "ilp"), info
+    assert total["ilp"] == pytest.approx(total["dynamic_programming"], rel=1e-9)
     if "large" in case:       # big weights: the hand plan's model parallelism beats replicating them
         assert total["megatron"] < total["data_parallel"]
+
+
+def test_ilp_presolve_keeps_the_optimum_of_the_transformer_block_on_64_devices():
+    from mindlab.parallel.planner.ilp import solve_ilp
+    make, batch, mesh = CASES["block small, 64"]
+    x, y = batch()
+    _, step = train_step(make)
+    p = plan(step, x, y, mesh=mesh, search_mode="ilp", profile=GOLDEN)
+    pre = p.info["presolve"]
+    assert pre["eliminated"] > 0 and 0 < p.info["binary_variables"] < p.info["problem"]["choices"]
+    full, info = solve_ilp(p.problem, presolve=False)
+    assert info["binary_variables"] == p.info["problem"]["choices"]
+    assert p.problem.evaluate(full)[0] == pytest.approx(p.cost["objective"], rel=1e-9)
 
 
 def test_dp_is_exact_and_equals_ilp_on_eight_devices():
@@ -73,7 +88,7 @@ def test_dp_is_exact_and_equals_ilp_on_eight_devices():
         _, step = train_step(make)
         a = plan(step, x, y, mesh=mesh, search_mode="dynamic_programming", profile=GOLDEN)
         b = plan(step, x, y, mesh=mesh, search_mode="ilp", profile=GOLDEN)
-        assert a.info["exact"], case
+        assert a.info["exact"] and a.info["solved_by"] == "elimination", case      # the elimination alone
         assert a.cost["total"] == pytest.approx(b.cost["total"], rel=1e-9), case
 
 

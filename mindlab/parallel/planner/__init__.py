@@ -6,8 +6,12 @@ optimized graph (without the elementwise fusion pass, whose kernels are compiled
 belongs after lowering). Search modes (``set_auto_parallel_context(search_mode=...)``):
 
 * ``sharding_propagation`` (``propagation.py``): from the user's ``shard()`` strategies and batch-split inputs;
-* ``dynamic_programming`` (``dp.py``): MindSpore's elimination DP, exact on this cost model;
-* ``ilp`` (``ilp.py``): Alpa's integer program, solved by HiGHS.
+* ``dynamic_programming`` (``dp.py``): MindSpore's elimination DP, exact on this cost model (where its elimination
+  would need approximations it hands the problem to the ILP: ``info["solved_by"]``);
+* ``ilp`` (``ilp.py``): Alpa's integer program, solved by HiGHS after the exact reductions of ``reduce.py``.
+
+User layouts come from ``P.X().shard(...)`` on primitives and ``Cell.shard`` (``parallel/cell_shard.py``: layout
+nodes on a cell's inputs / outputs, fixed parameter layouts), both kept by every search mode.
 
 ``parallel_mode="data_parallel"`` plans MindSpore's data parallelism: inputs split along the batch, every
 parameter replicated (gradients are then all-reduced). The result is a ``ParallelPlan``: the choice per op and

@@ -14,8 +14,9 @@ costs of what it removes into what remains, then reads the strategies back in re
 Each step is the elimination of one variable of the cost function ``sum of choice costs + sum of edge costs``
 (dynamic programming over the graph's tree decomposition), so the result is the exact optimum — the order picks
 the variable whose elimination makes the smallest table, which is the chain/tree order where the graph is one. If a
-table would exceed ``MAX_TABLE`` entries, the best-connected variable is fixed to its locally best choice instead
-(reported in the search log as an approximation).
+table would exceed ``MAX_TABLE`` entries, the best-connected variable would have to be fixed to its locally best
+choice (an approximation): ``solve_dp`` then hands the problem to the exact ILP instead and records
+``solved_by="ilp"`` in the plan's search info, so a DP plan is always the optimum where no memory limit binds.
 
 A memory limit is honoured Lagrangian-style: the memory term gets a price, raised by bisection until the optimum
 fits (the plan is then the cheapest found that fits).
@@ -133,8 +134,10 @@ def _eliminate(problem, price):
     return assign, stats
 
 
-def solve_dp(problem):
-    """(assignment, search info) minimising the problem's cost, within its memory limit."""
+def solve_dp(problem, fallback=True):
+    """(assignment, search info) minimising the problem's cost, within its memory limit. Where the elimination
+    would need approximations the exact ILP solves the problem instead (``fallback``; ``info["solved_by"]`` says
+    which ran, ``info["exact"]`` whether the result is the proven optimum)."""
     t0 = time.perf_counter()
     assign, stats = _eliminate(problem, 0.0)
     limit = problem.memory_limit
@@ -168,5 +171,17 @@ def solve_dp(problem):
     objective = problem.evaluate(assign)[0]
     info = {"mode": "dynamic_programming", "eliminations": stats, "memory_price": price, "runs": runs,
             "exact": stats["approximations"] == 0 and price == 0.0, "objective": objective,
-            "tie_break_per_byte": TIE_BREAK, "seconds": time.perf_counter() - t0}
+            "tie_break_per_byte": TIE_BREAK, "solved_by": "elimination", "seconds": time.perf_counter() - t0}
+    if stats["approximations"] and fallback:
+        # the elimination could not stay exact (a table over MAX_TABLE entries): solve the same problem exactly
+        # with the ILP instead, and say so
+        from .ilp import solve_ilp
+        assign, ilp_info = solve_ilp(problem)
+        info.update(solved_by="ilp", exact=bool(ilp_info["optimal"]), objective=ilp_info["objective"],
+                    elimination_objective=objective, ilp=ilp_info, seconds=time.perf_counter() - t0,
+                    why=f"the elimination order needed {stats['approximations']} approximation(s) (a table over "
+                        f"{MAX_TABLE} entries); the exact ILP solved the problem instead")
+    elif price:
+        info["why_inexact"] = ("the memory limit is met by pricing memory (Lagrangian bisection): the plan fits, "
+                               "but is not guaranteed the cheapest that fits (search_mode='ilp' is)")
     return assign, info

@@ -27,6 +27,7 @@ from ...ops.registry import Primitive
 from ..cost_model import CostModel, ChoiceCost
 from ..layout import TensorLayout, LayoutError
 from ..strategy import StrategyError, shardings, from_strategy, shard_spec
+from ..cell_shard import parameter_layout
 
 __all__ = ["Problem", "Var", "Choice", "Edge", "PlanError", "source_layouts", "batch_layout", "build_problem",
            "TIE_BREAK"]
@@ -138,7 +139,7 @@ class Problem:
         self.vars.append(v)
         return v
 
-    def _source(self, node):
+    def _source(self, node, use_user=True):
         if id(node) in self._value:
             return self._value[id(node)]
         if isinstance(node, Constant):
@@ -153,7 +154,17 @@ class Problem:
             lays = source_layouts(self.mesh, node.abstract.shape)
             if kind == "input" and self.inputs == "batch":
                 lays = [batch_layout(self.mesh, node.abstract.shape)]
+            fixed = parameter_layout(node.default) if kind == "parameter" and use_user else None
+            if fixed is not None:       # Cell.shard(parameter_plan=...): only the placements of those splits
+                splits, desc, source = fixed
+                lays = [lay for lay in lays if tuple(lay.splits) == tuple(splits)]
+                if not lays:
+                    raise PlanError(f"{desc}: parameter {node.name!r} of shape {list(node.abstract.shape)} cannot "
+                                    f"be split {tuple(splits)} on {self.mesh!r} (each split must be a product of "
+                                    f"mesh axes, {self.mesh.size} devices in all){source}")
             v.choices = [Choice((lay,), cost=ChoiceCost(0.0, 0.0, self.model.memory(lay, item))) for lay in lays]
+            if fixed is not None:
+                v.user_strategy = (tuple(fixed[0]),)
         self._value[id(node)] = (v.index, 0)
         return self._value[id(node)]
 
@@ -168,7 +179,7 @@ class Problem:
     def _build(self, use_user):
         g = self.graph
         for p in g.params:
-            self._source(p)
+            self._source(p, use_user)
         for n in g.nodes:
             if n.op is TUPLE_GETITEM:
                 src = self._value.get(id(n.inputs[0]))
@@ -215,6 +226,10 @@ class Problem:
             else:
                 shs = shardings(n.op, avals, n.attrs, self.mesh, spec)
         except StrategyError as e:
+            owner = getattr(n.op, "owner", None)      # a layout node of Cell.shard: name the cell and its entry
+            if owner is not None:
+                raise PlanError(f"{owner} cannot be used for a tensor of shape {list(avals[0].shape)} on "
+                                f"{self.mesh!r}: {str(e).split(': ', 1)[-1]}{_at(n)}") from None
             raise PlanError(f"{e}{_at(n)}") from None
         if not shs:
             raise PlanError(f"auto-parallel: {n.op.name} has no valid way to run on {self.mesh!r}{_at(n)}")

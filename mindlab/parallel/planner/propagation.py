@@ -41,7 +41,7 @@ def solve_propagation(problem):
     why = {}
     seeds = []
     for v in problem.vars:
-        if v.is_op and v.user_strategy is not None:
+        if v.user_strategy is not None:       # shard() on an op, Cell.shard on a parameter
             assign[v.index] = min(range(len(v.choices)), key=lambda s: (v.choices[s].unary, s))
             why[v.index] = "set by the user with shard()"
             seeds.append(v.index)
