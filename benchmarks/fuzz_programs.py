@@ -1,6 +1,7 @@
 """Generated programs: run N random well-typed mindlab programs (tests/fuzz/generator.py) in PyNative and GRAPH_MODE
 and compare values and gradients to 1e-5; every ``--parallel-every``-th seed also runs a parallel-shaped Cell under an
-auto-parallel plan on the sim mesh (2 or 4 devices, the three search modes in turn) against one device.
+auto-parallel plan on the sim mesh (2 or 4 devices, the three search modes in turn) against one device, and function
+programs without tensor ``while`` loops also compare a Hessian-vector product (grad of grad).
 
     .venv/bin/python benchmarks/fuzz_programs.py               # 1,000 programs (+ 100 auto-parallel ones)
     .venv/bin/python benchmarks/fuzz_programs.py -n 200 --start 1000
@@ -34,18 +35,21 @@ def main():
     ap.add_argument("--start", type=int, default=0, help="first seed")
     ap.add_argument("--parallel-every", type=int, default=10, help="every k-th seed also runs an auto-parallel "
                                                                    "program (0: none)")
+    ap.add_argument("--no-second-order", action="store_true", help="skip the Hessian-vector product checks")
     args = ap.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)
     features = collections.Counter()
     failures = []
-    n_par = 0
+    n_par = n_second = 0
     t_single = t_par = 0.0
     with tempfile.TemporaryDirectory() as d:
         for i in range(args.start, args.start + args.n):
             prog = generate(random.Random(i))
             features.update(prog.features)
             t0 = time.perf_counter()
-            problem = check(prog, d)
+            second = not args.no_second_order and prog.kind == "function" and "while" not in prog.features
+            n_second += second
+            problem = check(prog, d, second_order=second)
             t_single += time.perf_counter() - t0
             if problem:
                 failures.append((i, "modes", prog, problem))
@@ -71,7 +75,8 @@ def main():
     print("| run | programs | mismatches | total time | per program |")
     print("|---|---:|---:|---:|---:|")
     single_bad = sum(1 for f in failures if f[1] == "modes")
-    print(f"| PyNative vs GRAPH_MODE (values + grads), seeds {args.start}..{args.start + args.n - 1} | {args.n} | "
+    print(f"| PyNative vs GRAPH_MODE (values + grads; Hessian-vector products for {n_second}), seeds "
+          f"{args.start}..{args.start + args.n - 1} | {args.n} | "
           f"{single_bad} | {t_single:.1f} s | {1000 * t_single / max(args.n, 1):.0f} ms |")
     if n_par:
         print(f"| auto_parallel (sim mesh, 2/4 devices) vs one device (loss + weight grads) | {n_par} | "

@@ -180,6 +180,10 @@ def log_f32(x):
 
 
 _TANH_CLAMP = _f32(9.0)            # float32 tanh is +-1 from 9.01 on; the rational still tracks tanh up to here
+# Below this |x| correctly rounded float32 tanh(x) is x itself (so is numpy's, up to 2.99e-4). The
+# rational's P(0)/Q(0) is one ulp under 1, so without this tanh(x) != x there, and comparisons such as
+# `tanh(x) > x` flipped between fused GRAPH_MODE kernels and PyNative (found by tests/fuzz).
+_TANH_TINY = _f32(2.9e-4)
 _ONE = _f32(1.0)
 
 
@@ -200,6 +204,7 @@ def tanh_f32(x):
     q = fmuladd(q, x2, _f32(2.26843463243900e-03))
     q = fmuladd(q, x2, _f32(4.89352518554385e-03))
     y = xc * (p / q)                       # near 0: x * (P(0) / Q(0)), within an ulp of x (subnormals too)
+    y = x if abs(x) < _TANH_TINY else y    # ... and exactly x where tanh(x) rounds to x
     y = _ONE if y > _ONE else y            # float32 rounding may overshoot 1 by an ulp near the clamp
     return -_ONE if y < -_ONE else y
 

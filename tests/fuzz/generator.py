@@ -149,7 +149,7 @@ class _Builder:
             t = s[:ax] + (1,) + s[ax + 1:]
             self.features.add("reduction")
         else:
-            k = 0 if self.parallel else self.ch.randint(0, len(s))
+            k = self.ch.randint(0, min(len(s), 1)) if self.parallel else self.ch.randint(0, len(s))
             t = s[k:]                                  # a trailing-dims leaf broadcasts (bias-like)
             b = self.leaf(t)
         out = _broadcast(s, t)
@@ -165,7 +165,7 @@ class _Builder:
             return self.st_unary(lines, ind)
         a, (m, k) = a
         n = self.dim()
-        tb = (not self.parallel) and self.ch.randint(0, 1) == 1
+        tb = self.ch.randint(0, 1) == 1
         other = self.pick(lambda s: s == ((n, k) if tb else (k, n)))
         b = other[0] if other is not None else self.leaf((n, k) if tb else (k, n))
         self.features.add("matmul")
@@ -259,7 +259,8 @@ class _Builder:
             return self.st_unary(lines, ind)
         a, s = a
         self.features.add("softmax")
-        self.emit(lines, ind, f"ops.softmax({a}, axis={self.ch.randint(-1, len(s) - 1)})", s)
+        axis = -1 if self.parallel else self.ch.randint(-1, len(s) - 1)
+        self.emit(lines, ind, f"ops.softmax({a}, axis={axis})", s)
 
     def st_select(self, lines, ind):
         a, s = self.pick()
@@ -348,7 +349,7 @@ class _Builder:
         for _ in range(n0):
             shp = self.shape()
             self.vars.append((self.leaf(shp, param_ok=not self.parallel), shp))
-        steps = [self.st_unary, self.st_binary, self.st_binary, self.st_matmul, self.st_reduce]
+        steps = [self.st_unary, self.st_binary, self.st_binary, self.st_matmul, self.st_reduce, self.st_softmax]
         if not self.parallel:
             steps += [self.st_reshape, self.st_if, self.st_batch_matmul, self.st_slice,
                       self.st_concat, self.st_softmax, self.st_select, self.st_for]
@@ -373,6 +374,8 @@ class _Builder:
         for _, s in self.vars:
             if int(np.prod(s)) >= 1024:
                 self.features.add("big")
+        if self.dtype == "float64":
+            self.features.add("float64")
         return self.render(body)
 
     def render(self, body):

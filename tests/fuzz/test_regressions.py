@@ -84,3 +84,40 @@ def test_second_order_through_while_agrees(progdir):
     finally:
         ms.set_context(mode=ms.PYNATIVE_MODE)
     np.testing.assert_allclose(got[0], ref[0], rtol=1e-5, atol=1e-5)
+
+
+# The fused float32 tanh (kernels/cpu/fastmath.py) returned x * (1 - 2^-23) instead of x for tiny |x|, where numpy's
+# (and the correctly rounded) tanh is x itself; `tanh(x) > x` then flipped between GRAPH_MODE (fused: a tensor over
+# 1,024 elements) and PyNative, and so did the gradient of the select it fed. Fixed in fastmath.tanh_f32.
+TANH_TIE = """from mindlab import ops
+
+def f(x0):
+    v1 = ops.tanh(x0)
+    v2 = ops.select(v1 > x0, v1, x0 * 2.0)
+    return ops.sum(v1) * 0.5 + ops.sum(v2) * 0.75
+"""
+
+
+def test_fused_tanh_of_tiny_values_is_exact(progdir):
+    prog = GenProgram(source=TANH_TIE, kind="function", inputs=[(64, 64)], seed=0)
+    from . import runner
+    tiny = np.random.default_rng(3).uniform(-2.5e-4, 2.5e-4, (64, 64)).astype(np.float32)
+    orig = runner.inputs
+    runner.inputs = lambda program: [Tensor(tiny)]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            assert check(prog, progdir) is None
+    finally:
+        runner.inputs = orig
+    from mindlab.kernels.cpu import fastmath
+    from numba import njit
+
+    @njit
+    def tanh_all(a):
+        out = np.empty_like(a)
+        for i in range(a.size):
+            out[i] = fastmath.tanh_f32(a[i])
+        return out
+    x = np.linspace(-2.5e-4, 2.5e-4, 10001).astype(np.float32)
+    np.testing.assert_array_equal(tanh_all(x), np.tanh(x))
