@@ -119,6 +119,14 @@ class CellShard:
                 if n % c:
                     raise StrategyError(f"{head}: dim {d} has size {n}, not divisible by {c}.{where()}")
             self.parameter_plan[str(name)] = (p, s)
+
+    def register(self, previous=None):
+        """Make the parameter plan visible to the planner (``parameter_layout``), replacing ``previous``'s."""
+        if previous is not None:
+            for p, _ in previous.parameter_plan.values():
+                if _PARAM_PLANS.get(id(p), (None,))[0] is not None and _PARAM_PLANS[id(p)][0]() is p:
+                    del _PARAM_PLANS[id(p)]
+        for name, (p, s) in self.parameter_plan.items():
             _PARAM_PLANS[id(p)] = (weakref.ref(p), s, f"{self.cell_name}.shard parameter_plan {{{name!r}: {s}}}",
                                    self.source)
 
@@ -194,6 +202,8 @@ def parameter_layout(param):
 
 def configure(cell, in_strategy, out_strategy=None, parameter_plan=None, device="Ascend", level=0):
     """``Cell.shard``: validate and record the strategies on ``cell``; returns the cell."""
-    cell.__dict__["_shard"] = CellShard(cell, in_strategy, out_strategy, parameter_plan, device, level)
+    new = CellShard(cell, in_strategy, out_strategy, parameter_plan, device, level)     # validates first
+    new.register(cell.__dict__.get("_shard"))
+    cell.__dict__["_shard"] = new
     cell.__dict__.pop("_jit_construct", None)   # its graphs compiled before now lack the layout nodes
     return cell

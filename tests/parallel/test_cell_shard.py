@@ -74,7 +74,7 @@ def test_cell_strategy_changes_the_chosen_op_strategies(mode):
     assert p.cost["total"] > free.cost["total"]          # a constraint, not the optimum
     doc = p.to_json()
     layout = next(o for o in doc["ops"] if o["name"] == "layout")
-    assert layout["reason"] == "set by the user with shard()"
+    assert layout["reason"] == "set by the user with Block.shard in_strategy[0] = (1, 4) (of ((1, 4),))"
 
 
 def test_propagation_starts_from_the_cell_strategy():
@@ -129,6 +129,23 @@ def test_training_with_a_sharded_sub_cell_equals_single_device(reference, mode, 
     assert p.splits()["b2.fc.weight"] == (n, 1)
     assert p.strategies()["layout-0"] == ((1, n),)       # the forward input of b2, inside the training step
     assert step.parallel_program.mesh.size == n
+
+
+def test_data_parallel_ignores_cell_strategies_as_mindspore_does(reference):
+    x, y, ref_losses, ref_params = reference
+    ms.set_auto_parallel_context(parallel_mode="data_parallel", device_num=4, gradients_mean=True)
+    net, step = train_step(lambda: shard_b2(Net(), 4))
+    losses = [float(step(x, y).asnumpy()) for _ in range(STEPS)]
+    np.testing.assert_allclose(losses, ref_losses, **TOL)
+    assert step.parallel_plan.splits()["b2.fc.weight"] == (1, 1)          # replicated
+
+
+def test_a_new_shard_call_replaces_the_parameter_plan():
+    x, _ = data(32, 64, 10)
+    net = shard_b2(Net(), 4)
+    net.b2.shard(in_strategy=(None,))                  # no parameter_plan any more
+    p = plan(net, x, mesh=(4,), search_mode="ilp", profile=GOLDEN)
+    assert p.strategies() == FREE and p.splits()["b2.fc.weight"] == (1, 1)
 
 
 def test_stand_alone_runs_the_layout_nodes_as_no_ops(reference):

@@ -107,7 +107,9 @@ def plan_graph(graph, mesh=None, search_mode=None, profile=None, memory_limit=No
         mesh = DeviceMesh(mesh)
     prof = get_profile(profile) if profile is not None else current_profile()
     t0 = time.perf_counter()
-    problem = Problem(graph, mesh, prof, memory_limit, inputs=inputs)
+    # data parallelism is MindSpore's: user strategies (P.X().shard, Cell.shard) are ignored, parameters replicated
+    problem = Problem(graph, mesh, prof, memory_limit, use_user_strategies=parallel_mode != "data_parallel",
+                      inputs=inputs)
     build_seconds = time.perf_counter() - t0
     why = {}
     try:
@@ -290,7 +292,8 @@ class ParallelPlan:
                     f"in the plan the search chose"
             alts.append(Alternative(v.choices[s].strategy, OpCost(comp, comm, mem), not not_chosen, reason))
         if v.user_strategy is not None:
-            why = "set by the user with shard()"
+            owner = getattr(v.node.op, "owner", None)          # a Cell.shard layout node names its cell
+            why = f"set by the user with {owner}" if owner else "set by the user with shard()"
         elif self.why.get(v.index):
             why = self.why[v.index]
         elif mine is cheapest or mine[0] <= cheapest[0] + 1e-15:
