@@ -1,7 +1,8 @@
 """Run by tests/parallel/test_auto_mpi.py on real MPI ranks (``python -m mindlab.run -n N auto_mpi_worker.py``):
 with ``set_auto_parallel_context`` and a plain GRAPH_MODE ``step(x, y)`` every rank trains an MLP and a transformer
 block for 5 steps in each parallel mode / search mode, and compares the losses and the updated weights with
-single-device training computed in the same process; prints ``OK rank R <net> <mode>`` per check."""
+single-device training computed in the same process (also a network with a ``Cell.shard`` sub-Cell); prints
+``OK rank R <net> <mode>`` per check."""
 import os
 import sys
 
@@ -11,7 +12,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 import mindlab as ms  # noqa: E402
 from mindlab import communication  # noqa: E402
-from tests.parallel.nets import MLP, DropoutMLP, TransformerBlock, train_step, data  # noqa: E402
+from tests.parallel.nets import (MLP, DropoutMLP, TransformerBlock, ShardNet, shard_b2, train_step,  # noqa: E402
+                                 data)
 
 MODES = [("data_parallel", None), ("semi_auto_parallel", None), ("auto_parallel", "sharding_propagation"),
          ("auto_parallel", "dynamic_programming"), ("auto_parallel", "ilp")]
@@ -63,6 +65,21 @@ def main():
     for k, (a, b) in enumerate(zip(params, ref_params)):
         close(f"dropout parameter {k}", a, b, r)
     print(f"OK rank {r} dropout", flush=True)
+    # Cell.shard on a sub-Cell: its input and weight layouts are kept, training still equals one device
+    x, y = data(32, 64, 10)
+    ms.reset_auto_parallel_context()
+    ref_losses, ref_params, _ = train(ShardNet, x, y)
+    for search in ("sharding_propagation", "ilp"):
+        ms.reset_auto_parallel_context()
+        ms.set_auto_parallel_context(parallel_mode="semi_auto_parallel" if search == "sharding_propagation" else
+                                     "auto_parallel", search_mode=search, gradients_mean=True, mesh_shape=(size,))
+        losses, params, step = train(lambda: shard_b2(ShardNet(), size), x, y)
+        close(f"cell shard {search} losses", losses, ref_losses, r)
+        for k, (a, b) in enumerate(zip(params, ref_params)):
+            close(f"cell shard {search} parameter {k}", a, b, r)
+        p = step.parallel_plan
+        assert p.splits()["b2.fc.weight"] == (size, 1) and p.strategies()["layout-0"] == ((1, size),)
+        print(f"OK rank {r} cell shard {search}", flush=True)
     # device_num that is not the job's size is refused before anything runs
     ms.reset_auto_parallel_context()
     ms.set_auto_parallel_context(parallel_mode="auto_parallel", device_num=size * 2)

@@ -162,3 +162,33 @@ class TwoMatMul(nn.Cell):
 
     def construct(self, x):
         return self.mm2(self.mm1(x, self.w1), self.w2)
+
+
+class Block(nn.Cell):
+    """Dense + ReLU (a sub-Cell for the Cell.shard tests)."""
+
+    def __init__(self, d=64):
+        super().__init__()
+        self.fc = nn.Dense(d, d)
+        self.relu = nn.ReLU()
+
+    def construct(self, x):
+        return self.relu(self.fc(x))
+
+
+class ShardNet(nn.Cell):
+    """Two Blocks and a classifier head; ``shard_b2(n)`` fixes the second block's input to be split by features
+    and its weight by output features (a layout data parallelism would never pick)."""
+
+    def __init__(self, d=64, classes=10):
+        super().__init__()
+        self.b1, self.b2 = Block(d), Block(d)
+        self.head = nn.Dense(d, classes)
+
+    def construct(self, x):
+        return self.head(self.b2(self.b1(x)))
+
+
+def shard_b2(net, n):
+    net.b2.shard(in_strategy=((1, n),), parameter_plan={"fc.weight": (n, 1)})
+    return net

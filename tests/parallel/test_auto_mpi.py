@@ -50,3 +50,9 @@ def test_device_num_mismatch_is_refused_on_every_rank(job):
 def test_dropout_masks_on_mpi_ranks_are_slices_of_the_single_device_mask(job):
     n, out = job
     assert sorted(re.findall(r"OK rank (\d) dropout", out)) == [str(r) for r in range(n)], out
+
+
+def test_cell_shard_training_on_mpi_ranks_equals_single_device(job):
+    n, out = job
+    for search in ("sharding_propagation", "ilp"):
+        assert sorted(re.findall(rf"OK rank (\d) cell shard {search}", out)) == [str(r) for r in range(n)], out

@@ -6,41 +6,12 @@ import numpy as np
 import pytest
 
 import mindlab as ms
-from mindlab import nn
 from mindlab.parallel import plan, PlanError, StrategyError
 
-from .nets import GOLDEN, train_step, data
+from .nets import GOLDEN, ShardNet as Net, shard_b2, train_step, data
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 STEPS = 5
-
-
-class Block(nn.Cell):
-    def __init__(self, d=64):
-        super().__init__()
-        self.fc = nn.Dense(d, d)
-        self.relu = nn.ReLU()
-
-    def construct(self, x):
-        return self.relu(self.fc(x))
-
-
-class Net(nn.Cell):
-    """Two Blocks and a classifier head; ``shard_b2(n)`` fixes the second block's input to be split by features
-    and its weight by output features (a layout data parallelism would never pick)."""
-
-    def __init__(self, d=64, classes=10):
-        super().__init__()
-        self.b1, self.b2 = Block(d), Block(d)
-        self.head = nn.Dense(d, classes)
-
-    def construct(self, x):
-        return self.head(self.b2(self.b1(x)))
-
-
-def shard_b2(net, n):
-    net.b2.shard(in_strategy=((1, n),), parameter_plan={"fc.weight": (n, 1)})
-    return net
 
 
 @pytest.fixture(autouse=True)
@@ -169,7 +140,7 @@ def test_wrong_rank_names_the_cell_the_strategy_and_the_shapes():
         _compile(net, x)
     msg = str(e.value)
     assert "Block.shard: in_strategy ((1, 2, 2),)" in msg and "[32, 64]" in msg and "2 dims" in msg
-    assert "test_cell_shard.py" in msg and "self.b2(self.b1(x))" in msg       # the user's line
+    assert "nets.py" in msg and "self.b2(self.b1(x))" in msg       # the user's line (ShardNet.construct)
 
 
 def test_not_divisible_names_the_dim():
