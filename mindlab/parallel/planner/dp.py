@@ -15,7 +15,8 @@ Each step is the elimination of one variable of the cost function ``sum of choic
 (dynamic programming over the graph's tree decomposition), so the result is the exact optimum — the order picks
 the variable whose elimination makes the smallest table, which is the chain/tree order where the graph is one. If a
 table would exceed ``MAX_TABLE`` entries, the best-connected variable would have to be fixed to its locally best
-choice (an approximation): ``solve_dp`` then hands the problem to the exact ILP instead and records
+choice (an approximation): ``solve_dp`` checks that first on the neighbour sets alone (``needs_approximation``,
+no tables built) and then hands the problem to the exact ILP instead, recording
 ``solved_by="ilp"`` in the plan's search info, so a DP plan is always the optimum where no memory limit binds.
 
 A memory limit is honoured Lagrangian-style: the memory term gets a price, raised by bisection until the optimum
@@ -33,8 +34,9 @@ __all__ = ["solve_dp", "MAX_TABLE"]
 MAX_TABLE = 4_000_000
 
 
-def _eliminate(problem, price):
-    """Exact minimisation of unary (+ price * memory) + pairwise costs; returns (assignment, stats)."""
+def _eliminate(problem, price, stop_at_approximation=False):
+    """Exact minimisation of unary (+ price * memory) + pairwise costs; returns (assignment, stats) — (None, stats)
+    when ``stop_at_approximation`` and the elimination would have to approximate."""
     n = len(problem.vars)
     sizes = [len(v.choices) for v in problem.vars]
     factors = []          # [scope (sorted tuple), array]
@@ -96,6 +98,9 @@ def _eliminate(problem, price):
                 best = (key, v, nb)
         (size, deg, _), v, nb = best
         if size > MAX_TABLE:
+            if stop_at_approximation:
+                stats["approximations"] += 1
+                return None, stats
             # too large to tabulate: fix the best-connected variable to its locally best choice
             w = max(alive, key=lambda u: (len(neighbours(u)), -u))
             score = np.zeros(sizes[w])
@@ -134,12 +139,48 @@ def _eliminate(problem, price):
     return assign, stats
 
 
+def needs_approximation(problem):
+    """Whether ``_eliminate``'s order would meet a table over ``MAX_TABLE`` entries (the same greedy order, on the
+    variables' neighbour sets only: no tables are built)."""
+    sizes = [len(v.choices) for v in problem.vars]
+    nb = {v.index: set() for v in problem.vars}
+    for e in problem.edges:
+        if e.src != e.dst:
+            nb[e.src].add(e.dst)
+            nb[e.dst].add(e.src)
+    alive = set(nb)
+    while alive:
+        size, v = min((math.prod(sizes[w] for w in nb[u]) * sizes[u], len(nb[u]), u) for u in alive)[0::2]
+        if size > MAX_TABLE:
+            return True
+        for w in nb[v]:
+            nb[w].discard(v)
+            nb[w].update(nb[v] - {w})
+        alive.discard(v)
+        del nb[v]
+    return False
+
+
 def solve_dp(problem, fallback=True):
     """(assignment, search info) minimising the problem's cost, within its memory limit. Where the elimination
     would need approximations the exact ILP solves the problem instead (``fallback``; ``info["solved_by"]`` says
     which ran, ``info["exact"]`` whether the result is the proven optimum)."""
     t0 = time.perf_counter()
-    assign, stats = _eliminate(problem, 0.0)
+    if fallback and needs_approximation(problem):
+        assign, stats = None, {"approximations": 1}
+    else:
+        assign, stats = _eliminate(problem, 0.0, stop_at_approximation=fallback)
+    if assign is None:
+        # the elimination cannot stay exact (a table over MAX_TABLE entries): solve the same problem exactly with
+        # the ILP instead, and say so
+        from .ilp import solve_ilp
+        assign, ilp_info = solve_ilp(problem)
+        info = {"mode": "dynamic_programming", "eliminations": stats, "solved_by": "ilp",
+                "exact": bool(ilp_info["optimal"]), "objective": ilp_info["objective"], "ilp": ilp_info,
+                "tie_break_per_byte": TIE_BREAK, "seconds": time.perf_counter() - t0,
+                "why": f"the elimination would need an approximation (a table over {MAX_TABLE} entries); the exact "
+                       f"ILP solved the problem instead"}
+        return assign, info
     limit = problem.memory_limit
     runs, price = 1, 0.0
     if limit is not None and problem.memory(assign) > limit:
@@ -172,16 +213,7 @@ def solve_dp(problem, fallback=True):
     info = {"mode": "dynamic_programming", "eliminations": stats, "memory_price": price, "runs": runs,
             "exact": stats["approximations"] == 0 and price == 0.0, "objective": objective,
             "tie_break_per_byte": TIE_BREAK, "solved_by": "elimination", "seconds": time.perf_counter() - t0}
-    if stats["approximations"] and fallback:
-        # the elimination could not stay exact (a table over MAX_TABLE entries): solve the same problem exactly
-        # with the ILP instead, and say so
-        from .ilp import solve_ilp
-        assign, ilp_info = solve_ilp(problem)
-        info.update(solved_by="ilp", exact=bool(ilp_info["optimal"]), objective=ilp_info["objective"],
-                    elimination_objective=objective, ilp=ilp_info, seconds=time.perf_counter() - t0,
-                    why=f"the elimination order needed {stats['approximations']} approximation(s) (a table over "
-                        f"{MAX_TABLE} entries); the exact ILP solved the problem instead")
-    elif price:
+    if price:
         info["why_inexact"] = ("the memory limit is met by pricing memory (Lagrangian bisection): the plan fits, "
                                "but is not guaranteed the cheapest that fits (search_mode='ilp' is)")
     return assign, info
