@@ -56,6 +56,17 @@ def test_propagation_starts_from_the_cell_strategy():
     assert s["relu-1"] == ((1, 4),)                 # propagated on from b2's weight split
 
 
+def test_the_network_itself_on_a_two_dimensional_mesh():
+    # the top-level cell's input (it arrives batch-split over all 4 devices) is redistributed to (2, 2): the first
+    # matmul then takes it as it is — rows over one mesh axis, its contracted features over the other
+    x, _ = data(32, 64, 10)
+    p = plan(Net().shard(in_strategy=((2, 2),)), x, mesh=(2, 2), search_mode="ilp", profile=GOLDEN)
+    s = p.strategies()
+    assert s["layout-0"] == ((2, 2),) and s["matmul-0"] == ((2, 2), (1, 2))
+    assert plan(Net(), x, mesh=(2, 2), search_mode="ilp", profile=GOLDEN).strategies()["matmul-0"] == \
+        ((4, 1), (1, 1))
+
+
 def test_none_leaves_an_input_to_the_planner_and_out_strategy_fixes_outputs():
     x, _ = data(32, 64, 10)
     net = Net()
