@@ -17,12 +17,13 @@ import hashlib
 import importlib.util
 import os
 import sys
-import tempfile
 import threading
 import warnings
 from pathlib import Path
 
 import numba
+
+from ...common.atomic import atomic_write
 
 __all__ = ["KernelCacheWarning", "cache_root", "load_kernel", "disable", "forget", "from_disk", "STATS"]
 
@@ -52,20 +53,6 @@ def disable(reason):
                       KernelCacheWarning, stacklevel=3)
 
 
-def _write_atomic(path, text):
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def load_kernel(text, name, salt):
     """The object ``name`` defined by module source ``text`` (which compiles it with ``numba.njit(cache=True)``),
     imported from the disk cache; None when the cache is unusable (the caller compiles in memory)."""
@@ -82,7 +69,7 @@ def load_kernel(text, name, salt):
             except (FileNotFoundError, UnicodeDecodeError):
                 current = None
             if current != text:           # missing, or damaged: (re)write it whole
-                _write_atomic(path, text)
+                atomic_write(path, [text.encode()], durable=False)
                 STATS["written"] += 1
             mod_name = f"{_PACKAGE}.k_{digest}"
             module = sys.modules.get(mod_name)

@@ -28,10 +28,10 @@ import math
 import numbers
 import os
 import struct
-import tempfile
 
 import numpy as np
 
+from ..common.atomic import atomic_write
 from ..errors import where
 from ..tensor import Tensor, Parameter
 
@@ -43,8 +43,6 @@ _FIXED = struct.Struct("<8sIIQQ")    # magic, version, flags, index_len, data_le
 _DIGEST = 32
 _ALIGN = 64
 _DTYPES = ("bool", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64")
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 class CheckpointError(ValueError):
@@ -117,38 +115,9 @@ def _write(f, data):
     f.write(data)
 
 
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:   # some filesystems cannot fsync a directory; the rename itself is still atomic
-        pass
-    finally:
-        os.close(fd)
-
-
 def _atomic_write(path, chunks):
-    """Write ``chunks`` to ``path`` all-or-nothing: a temporary file next to it, fsync, then os.replace."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            for chunk in chunks:
-                _write(f, chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
+    """Write ``chunks`` to ``path`` all-or-nothing (mindlab.common.atomic), through the ``_write`` seam."""
+    atomic_write(path, chunks, write=lambda f, data: _write(f, data))
 
 
 def save_checkpoint(save_obj, ckpt_file_name, integrated_save=True, async_save=False, append_dict=None,
