@@ -9,25 +9,30 @@ from numba import cuda
 from .runtime import xp, launch
 
 
+@cuda.jit(device=True, inline=True)
+def _tap(t, c, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow):
+    """For flat index ``t`` of ``cols``: (sample, row, position, channel, input row, input column)."""
+    L = oh * ow
+    K = c * kh * kw
+    b = t // (K * L)
+    rem = t - b * K * L
+    row = rem // L
+    pos = rem - row * L
+    ci = row // (kh * kw)
+    r2 = row - ci * kh * kw
+    i = r2 // kw
+    j = r2 - i * kw
+    y = pos // ow
+    z = pos - y * ow
+    return b, row, pos, ci, y * sh - pt + i * dh, z * sw - pl + j * dw
+
+
 @cuda.jit
 def _im2col_kernel(x, cols, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, total):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
-    L = oh * ow
-    K = c * kh * kw
     for t in range(start, total, stride):
-        b = t // (K * L)
-        rem = t - b * K * L
-        row = rem // L
-        pos = rem - row * L
-        ci = row // (kh * kw)
-        r2 = row - ci * kh * kw
-        i = r2 // kw
-        j = r2 - i * kw
-        y = pos // ow
-        z = pos - y * ow
-        ih = y * sh - pt + i * dh
-        iw = z * sw - pl + j * dw
+        b, row, pos, ci, ih, iw = _tap(t, c, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow)
         if ih >= 0 and ih < h and iw >= 0 and iw < w:
             cols[b, row, pos] = x[b, ci, ih, iw]
         else:
@@ -38,21 +43,8 @@ def _im2col_kernel(x, cols, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, tot
 def _col2im_kernel(cols, x, c, h, w, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, total):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
-    L = oh * ow
-    K = c * kh * kw
     for t in range(start, total, stride):
-        b = t // (K * L)
-        rem = t - b * K * L
-        row = rem // L
-        pos = rem - row * L
-        ci = row // (kh * kw)
-        r2 = row - ci * kh * kw
-        i = r2 // kw
-        j = r2 - i * kw
-        y = pos // ow
-        z = pos - y * ow
-        ih = y * sh - pt + i * dh
-        iw = z * sw - pl + j * dw
+        b, row, pos, ci, ih, iw = _tap(t, c, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow)
         if ih >= 0 and ih < h and iw >= 0 and iw < w:
             cuda.atomic.add(x, (b, ci, ih, iw), cols[b, row, pos])
 
