@@ -200,7 +200,7 @@ def _conv_cpu(x, w, stride, pad, dilation, groups):
 
 def _conv_cost(x, w, stride, pad, dilation, groups):
     n, co, oh, ow = _conv_check(x, w, stride, pad, dilation, groups)
-    return Cost(2.0 * n * co * oh * ow * w.size // co, x.nbytes + w.nbytes + n * co * oh * ow * x.dtype.np.itemsize)
+    return Cost(2.0 * n * co * oh * ow * w.size // max(co, 1), x.nbytes + w.nbytes + n * co * oh * ow * x.dtype.np.itemsize)
 
 
 def _conv_bprop(inputs, out, dout, stride, pad, dilation, groups, needs=None):
@@ -256,7 +256,7 @@ conv2d_backprop_input_p = defprim(
     "conv2d_backprop_input", infer=_bpi_infer, cpu=_kernel(_bpi_cpu), bprop=_bpi_bprop,
     shard=lambda dout, w, input_size, groups, **geo: _conv_family_shard("ywx", groups, "input_size"),
     cost=lambda dout, w, input_size, **geo: Cost(
-        2.0 * dout.size * w.size // w.shape[0], dout.nbytes + w.nbytes + int(np.prod(input_size)) * w.dtype.np.itemsize),
+        2.0 * dout.size * w.size // max(w.shape[0], 1), dout.nbytes + w.nbytes + int(np.prod(input_size)) * w.dtype.np.itemsize),
     doc="Gradient of conv2d w.r.t. its input (MindSpore's Conv2DBackpropInput); input_size is the input's shape.")
 
 
@@ -292,7 +292,7 @@ def _bpf_bprop(inputs, out, g, filter_size, stride, pad, dilation, groups):
 conv2d_backprop_filter_p = defprim(
     "conv2d_backprop_filter", infer=_bpf_infer, cpu=_kernel(_bpf_cpu), bprop=_bpf_bprop,
     shard=lambda dout, x, filter_size, groups, **geo: _conv_family_shard("yxw", groups, "filter_size"),
-    cost=lambda dout, x, filter_size, **geo: Cost(2.0 * dout.size * int(np.prod(filter_size)) // filter_size[0],
+    cost=lambda dout, x, filter_size, **geo: Cost(2.0 * dout.size * int(np.prod(filter_size)) // max(filter_size[0], 1),
                                                   dout.nbytes + x.nbytes),
     doc="Gradient of conv2d w.r.t. its weight (MindSpore's Conv2DBackpropFilter); filter_size is the weight's shape.")
 
