@@ -151,3 +151,18 @@ def test_graph_mode_gradient_nan(debug_nans):
     grad_fn = ms.value_and_grad(net, None, net.trainable_params())
     with pytest.raises(FloatingPointError, match="NaN|inf"):
         grad_fn(Tensor(np.array([1.0, 1.0, 1.0], np.float32)))
+
+
+def test_no_false_positives_on_generated_programs(debug_nans, tmp_path):
+    """Finite programs (tests/fuzz) run with the checks on in both modes — values, gradients and Hessian-vector
+    products still agree, and nothing is reported."""
+    import random
+    import warnings
+    from tests.fuzz.generator import generate
+    from tests.fuzz.runner import check
+    for seed in range(30):
+        prog = generate(random.Random(seed))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            problem = check(prog, str(tmp_path), second_order=prog.kind == "function" and "while" not in prog.features)
+        assert problem is None, f"{prog.source}\n{problem}"
