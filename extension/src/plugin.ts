@@ -11,6 +11,7 @@
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { IStatusBar } from '@jupyterlab/statusbar';
 import type { Kernel } from '@jupyterlab/services';
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Panel, Widget } from '@lumino/widgets';
@@ -42,6 +43,8 @@ class InspectorPanel extends Panel {
   private readonly viewer: GraphWidget;
   private readonly planViewer: PlanWidget;
   private readonly viewerTitle: HTMLDivElement;
+  /** The status bar item showing the current notebook kernel's execution mode (when a status bar exists). */
+  readonly modeItem = new Widget();
 
   constructor() {
     super();
@@ -111,6 +114,8 @@ class InspectorPanel extends Panel {
     this.node.dataset.connected = feed?.comm ? 'true' : 'false';
     this.node.dataset.connection = feed?.connection ?? 'none';
     this.node.dataset.mode = feed?.mode ?? '';
+    this.modeItem.node.textContent = feed?.mode ? `mindlab: ${feed.mode}` : '';
+    this.modeItem.node.title = feed?.mode ? 'mindlab execution mode of this kernel (%mindlab graph | pynative)' : '';
     this.list.textContent = '';
     if (!feed) {
       return;
@@ -266,9 +271,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'The mindlab Inspector side panel: compiles, gradient transforms and passes as they happen',
   autoStart: true,
   requires: [INotebookTracker],
-  activate: (app: JupyterFrontEnd, tracker: INotebookTracker) => {
+  optional: [IStatusBar],
+  activate: (app: JupyterFrontEnd, tracker: INotebookTracker, statusBar: IStatusBar | null) => {
     const panel = new InspectorPanel();
     app.shell.add(panel, 'right', { rank: 900 });
+    if (statusBar) {
+      panel.modeItem.addClass('mindlab-mode-status');
+      statusBar.registerStatusItem('mindlab-jupyter:mode', { item: panel.modeItem, align: 'left', rank: 5 });
+    }
     const registered = new WeakSet<Kernel.IKernelConnection>();
     const watch = (kernel: Kernel.IKernelConnection | null | undefined) => {
       if (!kernel || registered.has(kernel)) {

@@ -248,7 +248,8 @@ async function main() {
       mode: root.dataset.mode,
       status: root.querySelector('.mindlab-inspector-status').textContent,
       titles: [...root.querySelectorAll('.mindlab-record-title')].map(e => e.textContent),
-      stale: root.querySelector('.mindlab-inspector-list').classList.contains('mindlab-stale')
+      stale: root.querySelector('.mindlab-inspector-list').classList.contains('mindlab-stale'),
+      statusBar: (document.querySelector('.mindlab-mode-status') || { textContent: null }).textContent
     }));
     const waitPanel = (test, arg, timeout = 20000) =>
       page.waitForFunction(test, arg, { timeout }).then(() => state());

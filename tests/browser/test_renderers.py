@@ -293,6 +293,9 @@ def test_the_inspector_shows_the_mode_and_switches_with_the_magics(report):
     assert live["modeBefore"] == "PYNATIVE_MODE"
     assert live["afterGraph"]["mode"] == "GRAPH_MODE" and "GRAPH_MODE" in live["afterGraph"]["status"]
     assert live["afterPynative"]["mode"] == "PYNATIVE_MODE" and "PYNATIVE_MODE" in live["afterPynative"]["status"]
+    # ... and in JupyterLab's status bar, next to the kernel's status
+    assert live["afterGraph"]["statusBar"] == "mindlab: GRAPH_MODE"
+    assert live["afterPynative"]["statusBar"] == "mindlab: PYNATIVE_MODE"
 
 
 def test_the_inspector_lists_a_compile_within_two_seconds(report):
