@@ -23,7 +23,7 @@ def _scatter_add_rows(name, data2, target_rows, num_rows):
 
 
 def unsorted_segment_sum(data, ids, num_segments):
-    from mindlab.ops.prims.array_ops import _check_index_range
+    from mindlab.ops.prims.index_ops import _check_index_range
     _check_index_range("unsorted_segment_sum", ids, num_segments, "segment id")
     rest = data.shape[ids.ndim:]
     d = int(np.prod(rest, dtype=np.int64))
@@ -34,7 +34,7 @@ def unsorted_segment_sum(data, ids, num_segments):
 
 
 def scatter_nd(indices, updates, shape):
-    from mindlab.ops.prims.array_ops import _nd_positions
+    from mindlab.ops.prims.index_ops import _nd_positions
     shape = tuple(shape)
     cols = _nd_positions("scatter_nd", indices, shape)
     k = len(cols)

@@ -8,7 +8,8 @@ import numpy as np
 
 from ... import dtype as mdt
 from ...ops.abstract import AbstractTensor
-from ...ops.prims.array_ops import _np_index, _ss_index, _fit_value_shape, _broadcast_to_infer
+from ...ops.prims.array_ops import _broadcast_to_infer
+from ...ops.prims.index_ops import _np_index, _ss_index, _fit_value_shape
 from .runtime import xp, check_range
 from .scatter import segment_sum
 
