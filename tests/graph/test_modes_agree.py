@@ -84,10 +84,13 @@ def test_training_agrees_between_modes(name):
     y = rng.integers(0, classes, shape[0]).astype(np.int32)
     le, pe = _train(make, x, y, ms.PYNATIVE_MODE, optimizer=optimizer)
     lg, pg = _train(make, x, y, ms.GRAPH_MODE, optimizer=optimizer)
-    np.testing.assert_allclose(lg, le, rtol=1e-6, atol=1e-6)
+    # 1e-6 on the CPU; a GPU's kernels (cuBLAS, reductions) may differ in order between the modes: 1e-5 there,
+    # the tolerance issue 7 sets for GPU against CPU
+    tol = 1e-6 if ms.get_context("device_target") == "CPU" else 1e-5
+    np.testing.assert_allclose(lg, le, rtol=tol, atol=tol)
     assert len(pe) == len(pg)
     for a, b in zip(pg, pe):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
 def test_batchnorm_running_stats_update_in_graph_mode():
