@@ -10,7 +10,7 @@ from collections import Counter
 
 import numpy as np
 
-from mindlab.device import host as _host
+from .compare import host_pairs
 import pytest
 
 import mindlab as ms
@@ -44,19 +44,8 @@ def op_counts(graph):
     return Counter(n.op_name for g in graph.all_graphs() for n in g.nodes)
 
 
-def leaves(value):
-    if isinstance(value, (tuple, list)):
-        return [x for v in value for x in leaves(v)]
-    return [value]
-
-
 def assert_close(got, want, rtol=1e-6):
-    got, want = leaves(got), leaves(want)
-    assert len(got) == len(want)
-    for a, b in zip(got, want):
-        a = a.asnumpy() if isinstance(a, Tensor) else _host(a)     # (raw kernel results may be device arrays)
-        b = b.asnumpy() if isinstance(b, Tensor) else _host(b)
-        assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, a.dtype, b.shape, b.dtype)
+    for a, b in host_pairs(got, want):
         atol = F32_TINY if a.dtype == np.float32 else 0
         np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
 

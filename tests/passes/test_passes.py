@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from mindlab.device import host as _host
+from .compare import host_pairs, leaves
 import pytest
 
 import mindlab as ms
@@ -47,19 +47,8 @@ def log_of(compiled):
     return {r.name: r for r in compiled.pass_log}
 
 
-def leaves(value):
-    if isinstance(value, (tuple, list)):
-        return [x for v in value for x in leaves(v)]
-    return [value]
-
-
 def assert_same(graph_out, eager_out, rtol=1e-6):
-    g, e = leaves(graph_out), leaves(eager_out)
-    assert len(g) == len(e)
-    for a, b in zip(g, e):
-        a = a.asnumpy() if isinstance(a, Tensor) else _host(a)     # (raw kernel results may be device arrays)
-        b = b.asnumpy() if isinstance(b, Tensor) else _host(b)
-        assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, a.dtype, b.shape, b.dtype)
+    for a, b in host_pairs(graph_out, eager_out):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-7, equal_nan=True)
 
 
