@@ -53,6 +53,30 @@ def _median_per_call(fn, number, repeats, warmup):
     return statistics.median(times)
 
 
+def interleaved_medians(steps, repeats, warmup, block=5, pause=0.2):
+    """Median seconds per call of each of ``steps`` (name -> fn), timed in alternating blocks of ``block`` calls.
+
+    Timing each implementation in its own stretch lets the machine's speed drift between them (a shared VM varies by
+    tens of percent within a minute); alternating blocks puts every implementation through the same conditions, so
+    the ratios hold even when the absolute numbers move. Between blocks the process sleeps ``pause`` seconds: a
+    library's idle worker threads keep spinning after its last call (OpenBLAS for about 0.1 s, OpenMP for a while),
+    and would otherwise take a core from whichever implementation runs next (measured: MKL's two-thread GEMMs in the
+    block after numpy's ran 5x slower).
+    """
+    for fn in steps.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in steps}
+    for _ in range(max(1, repeats // block)):
+        for name, fn in steps.items():
+            time.sleep(pause)
+            for _ in range(block):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 # ----------------------------------------------------------------------------------------------- (a) tiny ops
 def _tiny_mindlab(ms, a, b, m, n):
     ops = ms.ops
@@ -240,7 +264,8 @@ def step_mindlab(ms, mode=None):
         def construct(self, x):
             return self.fc3(self.relu(self.fc2(self.relu(self.fc1(x)))))
 
-    ms.set_context(mode=ms.PYNATIVE_MODE if mode is None else mode, device_target="CPU")
+    mode = ms.PYNATIVE_MODE if mode is None else mode
+    ms.set_context(mode=mode, device_target="CPU")
     net = MLP()
     for (w, b), layer in zip(ws, (net.fc1, net.fc2, net.fc3)):   # the same start as the other libraries
         layer.weight.set_data(ms.Tensor(w))
@@ -252,6 +277,7 @@ def step_mindlab(ms, mode=None):
     tx, ty = ms.Tensor(x), ms.Tensor(y)
 
     def step():
+        ms.set_context(mode=mode)     # steps of both modes are timed side by side
         return train(tx, ty).asnumpy()
     return step
 
@@ -303,6 +329,9 @@ def _cap_threads(n, libs):
     """Cap the thread pools of the libraries loaded now (OpenBLAS, OpenMP, torch's intra-op pool) at n."""
     if "torch" in libs:
         libs["torch"].set_num_threads(n)
+    if "mindlab" in libs:   # load MKL now (mindlab loads it at its first GEMM) so that the limit below reaches it
+        from mindlab.kernels.cpu import mkl
+        mkl.available()
     if "numba" in sys.modules:   # mindlab's parallel numba kernels
         sys.modules["numba"].set_num_threads(min(n, sys.modules["numba"].config.NUMBA_NUM_THREADS))
     try:

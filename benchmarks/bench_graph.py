@@ -57,7 +57,11 @@ def lenet_mindlab(ms, mode):
     step.set_train()
     x, y = lenet_data()
     tx, ty = ms.Tensor(x), ms.Tensor(y)
-    return lambda: step(tx, ty).asnumpy()
+
+    def run():
+        ms.set_context(mode=mode)     # steps of both modes are timed side by side
+        return step(tx, ty).asnumpy()
+    return run
 
 
 def lenet_torch(torch):
@@ -123,30 +127,34 @@ def main(argv=None):
         be._cap_threads(args.threads, libs)
     repeats, warmup = (5, 2) if args.quick else (50, 10)
 
-    def timed(make):
-        step = make()
-        step()
-        return be._median_per_call(step, 1, repeats, warmup) * 1e3
+    def timed(makers):
+        steps = {}
+        for name, make in makers.items():
+            steps[name] = make()
+            steps[name]()      # compiles / warms caches
+        return {name: t * 1e3 for name, t in be.interleaved_medians(steps, repeats, warmup).items()}
 
-    mlp = {"mindlab GRAPH_MODE": timed(lambda: be.step_mindlab(ms, ms.GRAPH_MODE)),
-           "mindlab PyNative": timed(lambda: be.step_mindlab(ms, ms.PYNATIVE_MODE))}
+    makers = {"mindlab GRAPH_MODE": lambda: be.step_mindlab(ms, ms.GRAPH_MODE),
+              "mindlab PyNative": lambda: be.step_mindlab(ms, ms.PYNATIVE_MODE)}
     if "torch" in libs:
-        mlp["torch eager"] = timed(lambda: be.step_torch(libs["torch"]))
+        makers["torch eager"] = lambda: be.step_torch(libs["torch"])
     if "jax" in libs:
-        mlp["jax jit"] = timed(lambda: be.step_jax(libs["jax"]))
-    mlp["numpy (by hand)"] = timed(be.step_numpy)
+        makers["jax jit"] = lambda: be.step_jax(libs["jax"])
+    makers["numpy (by hand)"] = be.step_numpy
+    mlp = timed(makers)
     ref = table(f"(a) MLP train step, batch {be.BATCH}, {'-'.join(map(str, be.SIZES))} (ms/step, median of "
-                f"{repeats})", mlp, "torch eager")
+                f"{repeats}, implementations timed in alternating blocks of 5)", mlp, "torch eager")
     if ref:
         r = mlp["mindlab GRAPH_MODE"] / ref
         print(f"\ntarget: GRAPH_MODE MLP step <= 0.8x PyTorch eager: {r:.2f}x -> {'MET' if r <= 0.8 else 'NOT MET'}")
 
-    lenet = {"mindlab GRAPH_MODE": timed(lambda: lenet_mindlab(ms, ms.GRAPH_MODE)),
-             "mindlab PyNative": timed(lambda: lenet_mindlab(ms, ms.PYNATIVE_MODE))}
+    makers = {"mindlab GRAPH_MODE": lambda: lenet_mindlab(ms, ms.GRAPH_MODE),
+              "mindlab PyNative": lambda: lenet_mindlab(ms, ms.PYNATIVE_MODE)}
     if "torch" in libs:
-        lenet["torch eager"] = timed(lambda: lenet_torch(libs["torch"]))
-    ref = table(f"(b) LeNet-5 train step, batch {LENET_BATCH}, 1x32x32 (ms/step, median of {repeats})", lenet,
-                "torch eager")
+        makers["torch eager"] = lambda: lenet_torch(libs["torch"])
+    lenet = timed(makers)
+    ref = table(f"(b) LeNet-5 train step, batch {LENET_BATCH}, 1x32x32 (ms/step, median of {repeats}, alternating "
+                f"blocks)", lenet, "torch eager")
     if ref:
         r = lenet["mindlab GRAPH_MODE"] / ref
         print(f"\ntarget: GRAPH_MODE LeNet-5 step <= 1.0x PyTorch eager: {r:.2f}x -> {'MET' if r <= 1.0 else 'NOT MET'}")

@@ -23,6 +23,7 @@ from ..shard import elementwise
 from ..dispatch import bind, describe
 from .._api import Primitive, tensor_pair, as_tensor
 from .reduce_ops import sum_to
+from ...kernels.cpu import select as _select_cpu
 
 __all__ = ["add", "sub", "mul", "div", "neg", "negative", "exp", "tensor_add", "tensor_sub", "tensor_mul",
            "tensor_div",
@@ -871,7 +872,7 @@ def _select_bprop(inputs, out, dout):
             sum_to(select(cond, 0, dout), y.shape) if _is_float(y) else None)
 
 
-select_p = defprim("select", shard=elementwise, infer=_select_infer, cpu=np.where, cost=elementwise_cost(1),
+select_p = defprim("select", shard=elementwise, infer=_select_infer, cpu=_select_cpu.select, cost=elementwise_cost(1),
                    bprop=_select_bprop,
                    fuse="{out}({1}) if {0} else {out}({2})")
 

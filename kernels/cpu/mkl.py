@@ -1,0 +1,144 @@
+"""Intel MKL's GEMM (``cblas_?gemm`` and ``cblas_?gemm_batch_strided``) through ctypes, when the ``mkl`` wheel is
+installed.
+
+numpy's wheels carry OpenBLAS. On the small and mid-sized products of a training step (batch 128, widths 512-784)
+OpenBLAS is 1.05-1.4x slower than MKL, the BLAS PyTorch uses (docs/benchmarks.md), and a GRAPH_MODE step is mostly
+those products. The ``mkl`` wheel from PyPI installs ``libmkl_rt`` into ``<prefix>/lib``; this module loads it with
+ctypes and calls its GEMMs on the numpy arrays' memory, with transposition expressed through the BLAS flags rather
+than copies. Threads: MKL's GNU OpenMP layer when ``libgomp`` is present (the thread count follows
+``threadpoolctl`` limits like any BLAS), otherwise its sequential layer.
+
+``gemm(a, b)`` returns ``a @ b`` or ``None`` when MKL is absent or the operands are not a case it takes (dtypes other
+than float32/float64, empty dimensions, batch strides that do not collapse to one): the caller then uses numpy.
+``MINDLAB_BLAS=numpy`` turns MKL off.
+"""
+import ctypes
+import glob
+import os
+import sys
+
+import numpy as np
+
+__all__ = ["available", "gemm", "library_path"]
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_THREADING_SEQUENTIAL, _THREADING_GNU = 1, 3
+_state = {"lib": False, "path": None}     # lib: False = not tried yet, None = unavailable
+
+
+def _candidates():
+    dirs = [os.path.join(sys.prefix, "lib"), os.path.join(sys.base_prefix, "lib")]
+    try:
+        import site
+        dirs.append(os.path.join(site.getuserbase(), "lib"))
+    except Exception:
+        pass
+    for d in dirs:
+        yield from sorted(glob.glob(os.path.join(d, "libmkl_rt.so*")), reverse=True)
+
+
+def _load():
+    if os.environ.get("MINDLAB_BLAS", "").lower() == "numpy" or not sys.platform.startswith("linux"):
+        return None
+    for path in _candidates():
+        try:
+            lib = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+        except OSError:
+            continue
+        layer = _THREADING_SEQUENTIAL
+        try:
+            ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL)
+            layer = _THREADING_GNU
+        except OSError:
+            pass
+        lib.MKL_Set_Threading_Layer.argtypes = [ctypes.c_int]
+        lib.MKL_Set_Threading_Layer(layer)
+        ints, ptr = [ctypes.c_int] * 6, ctypes.c_void_p
+        for name, real in (("s", ctypes.c_float), ("d", ctypes.c_double)):
+            f = getattr(lib, f"cblas_{name}gemm")
+            f.restype = None
+            f.argtypes = ints + [real, ptr, ctypes.c_int, ptr, ctypes.c_int, real, ptr, ctypes.c_int]
+            f = getattr(lib, f"cblas_{name}gemm_batch_strided")
+            f.restype = None
+            f.argtypes = ints + [real, ptr, ctypes.c_int, ctypes.c_longlong, ptr, ctypes.c_int, ctypes.c_longlong,
+                                 real, ptr, ctypes.c_int, ctypes.c_longlong, ctypes.c_int]
+        _state["path"] = path
+        return lib
+    return None
+
+
+def _lib():
+    if _state["lib"] is False:
+        _state["lib"] = _load()
+    return _state["lib"]
+
+
+def available():
+    """True when MKL's GEMM is loaded and used for float32/float64 products."""
+    return _lib() is not None
+
+
+def library_path():
+    """The ``libmkl_rt`` file in use, or None."""
+    _lib()
+    return _state["path"]
+
+
+def _matrix(x):
+    """(trans flag, leading dimension) describing 2-D ``x`` in place, or None when its strides need a copy."""
+    isz = x.itemsize
+    s0, s1 = x.strides
+    r, c = x.shape
+    if (s1 == isz or c == 1) and s0 % isz == 0 and s0 // isz >= max(c, 1):
+        return _NO_TRANS, max(s0 // isz, c, 1)
+    if (s0 == isz or r == 1) and s1 % isz == 0 and s1 // isz >= max(r, 1):
+        return _TRANS, max(s1 // isz, r, 1)
+    return None
+
+
+def _batch_stride(x, batch):
+    """One element stride stepping through ``x``'s batch dims broadcast to ``batch``, or None if they do not collapse."""
+    extra = len(batch) - (x.ndim - 2)
+    shape, strides = (1,) * extra + x.shape[:-2], (0,) * extra + x.strides[:-2]
+    dims = [(n, 0 if xn == 1 else st) for n, xn, st in zip(batch, shape, strides) if n != 1]
+    if not dims:
+        return 0
+    for (_, st), (n2, st2) in zip(dims[:-1], dims[1:]):
+        if st != st2 * n2:
+            return None
+    step = dims[-1][1]
+    return None if step % x.itemsize else step // x.itemsize
+
+
+def gemm(a, b):
+    """``a @ b`` through MKL, or None when MKL is absent or does not take these operands (see the module doc)."""
+    lib = _lib()
+    if lib is None or a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype.char not in "fd":
+        return None
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if m == 0 or n == 0 or k == 0 or b.shape[-2] != k:
+        return None
+    ma, mb = _matrix(a[(0,) * (a.ndim - 2)]), _matrix(b[(0,) * (b.ndim - 2)])
+    if ma is None or mb is None:
+        return None
+    real = ctypes.c_float if a.dtype.char == "f" else ctypes.c_double
+    prefix = "s" if a.dtype.char == "f" else "d"
+    if a.ndim == 2 and b.ndim == 2:
+        out = np.empty((m, n), a.dtype)
+        getattr(lib, f"cblas_{prefix}gemm")(_ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1],
+                                             b.ctypes.data, mb[1], real(0.0), out.ctypes.data, n)
+        return out
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        return None
+    sa, sb = _batch_stride(a, batch), _batch_stride(b, batch)
+    count = int(np.prod(batch, dtype=np.int64))
+    if sa is None or sb is None or count == 0 or count > 2 ** 31 - 1:
+        return None
+    out = np.empty(batch + (m, n), a.dtype)
+    getattr(lib, f"cblas_{prefix}gemm_batch_strided")(
+        _ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1], sa, b.ctypes.data, mb[1], sb,
+        real(0.0), out.ctypes.data, n, m * n, count)
+    return out

@@ -1,0 +1,76 @@
+"""The CPU GEMM route (kernels/cpu/blas.py + mkl.py): MKL's cblas GEMMs on numpy memory when the mkl wheel is
+installed, numpy otherwise. Every layout the route takes in place (contiguous, transposed, sliced, broadcast batch)
+is compared with numpy's matmul, and so are the cases it must hand back to numpy."""
+import numpy as np
+import pytest
+
+import mindlab as ms
+from mindlab.kernels.cpu import blas, mkl
+
+needs_mkl = pytest.mark.skipif(not mkl.available(), reason="the mkl wheel is not installed")
+rng = np.random.default_rng(0)
+
+
+def _arr(shape, dtype):
+    return rng.standard_normal(shape).astype(dtype)
+
+
+LAYOUTS = {
+    "contiguous": lambda a: a,
+    "transposed": lambda a: np.swapaxes(np.ascontiguousarray(np.swapaxes(a, -1, -2)), -1, -2),
+    "row-slice": lambda a: np.concatenate([a, a], axis=-1)[..., : a.shape[-1]],
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("la", list(LAYOUTS))
+@pytest.mark.parametrize("lb", list(LAYOUTS))
+@pytest.mark.parametrize("shapes", [((5, 7), (7, 3)), ((3, 4, 5), (5, 2)), ((4, 5), (2, 5, 6)),
+                                    ((2, 3, 4, 5), (2, 3, 5, 6)), ((1, 4, 5), (3, 5, 2))])
+def test_blas_matmul_equals_numpy(dtype, la, lb, shapes):
+    a, b = LAYOUTS[la](_arr(shapes[0], dtype)), LAYOUTS[lb](_arr(shapes[1], dtype))
+    got, want = blas.matmul(a, b), np.matmul(a, b)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5)
+
+
+@needs_mkl
+@pytest.mark.parametrize("shapes", [((5, 7), (7, 3)), ((3, 4, 5), (5, 2)), ((4, 5), (2, 5, 6)),
+                                    ((2, 3, 4, 5), (2, 3, 5, 6))])
+def test_mkl_takes_the_in_place_layouts(shapes):
+    a, b = _arr(shapes[0], np.float32), LAYOUTS["transposed"](_arr(shapes[1], np.float32))
+    got = mkl.gemm(a, b)
+    assert got is not None
+    np.testing.assert_allclose(got, np.matmul(a, b), rtol=1e-5, atol=1e-5)
+
+
+@needs_mkl
+@pytest.mark.parametrize("a, b", [
+    (np.ones((3, 4), np.int32), np.ones((4, 2), np.int32)),                      # not a float GEMM
+    (np.ones((3, 4), np.float16), np.ones((4, 2), np.float16)),
+    (np.ones((3, 0), np.float32), np.ones((0, 2), np.float32)),                  # empty contraction
+    (np.ones((2, 1, 4, 5), np.float32), np.ones((3, 5, 6), np.float32)),         # batch strides do not collapse
+    (np.ones((3, 8), np.float32)[:, ::2], np.ones((4, 2), np.float32)),          # no unit stride
+])
+def test_mkl_hands_other_cases_back(a, b):
+    assert mkl.gemm(a, b) is None
+    np.testing.assert_array_equal(blas.matmul(a, b), np.matmul(a, b))   # and the route still answers
+
+
+def test_numpy_route_can_be_forced(monkeypatch):
+    """MINDLAB_BLAS=numpy: the loader declines, every product goes to numpy."""
+    monkeypatch.setenv("MINDLAB_BLAS", "numpy")
+    assert mkl._load() is None
+
+
+def test_dense_and_conv_training_use_the_route():
+    """A Dense layer's forward and gradients through the public API agree with numpy (float64 reference)."""
+    x = _arr((16, 12), np.float32)
+    w = _arr((5, 12), np.float32)
+    net = ms.nn.Dense(12, 5, has_bias=False)
+    net.weight.set_data(ms.Tensor(w))
+    out = net(ms.Tensor(x)).asnumpy()
+    np.testing.assert_allclose(out, x.astype(np.float64) @ w.T.astype(np.float64), rtol=1e-5, atol=1e-5)
+    gx, gw = ms.grad(lambda x_, w_: ms.ops.matmul(x_, w_.T).sum(), grad_position=(0, 1))(ms.Tensor(x), ms.Tensor(w))
+    np.testing.assert_allclose(gx.asnumpy(), np.ones((16, 5)) @ w, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gw.asnumpy(), np.ones((16, 5)).T @ x, rtol=1e-5, atol=1e-4)
