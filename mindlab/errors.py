@@ -1,11 +1,14 @@
 """Where in the user's program an error happened, and how mindlab words its errors.
 
 Every error raised on bad input names the op, the shapes/dtypes involved and the user's source line: the first
-stack frame outside the mindlab package (and outside numpy/numba, which the user did not write).
+stack frame outside the mindlab package (and outside numpy/numba, which the user did not write). The exceptions
+raised by the dispatcher, by ``GraphModeSyntaxError`` and by anything that fails while a graph is being compiled
+also carry that line as data: ``exc.source`` is a ``Source(file, line, text)`` (the notebook Inspector reads it).
 """
 import linecache
 import os
 import sys
+from dataclasses import dataclass
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 _SKIP = (_PKG_DIR, os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep + "kernels")
@@ -29,17 +32,51 @@ def user_frame(depth=1):
     return None
 
 
-def where():
-    """' at FILE:LINE: SOURCE' for the user's calling line ('' when none can be found). While a graph is being
-    compiled, the line is the one in the user's function being compiled, not the caller of the compiler."""
+@dataclass(frozen=True)
+class Source:
+    """The user's source line an error is about: file name, line number and the line's stripped text."""
+    file: str
+    line: int
+    text: str = ""
+
+    @classmethod
+    def of(cls, info):
+        """A Source from anything with ``file`` / ``line`` / ``text`` (the IR's ``SourceInfo``); None stays None."""
+        if info is None or isinstance(info, cls):
+            return info
+        return cls(str(info.file), int(info.line), str(getattr(info, "text", "") or ""))
+
+    @property
+    def tail(self):
+        """What mindlab appends to an error message: '\\n  at FILE:LINE: TEXT'."""
+        return f"\n  at {self.file}:{self.line}: {self.text}" if self.text else f"\n  at {self.file}:{self.line}"
+
+
+def locate(depth=1):
+    """The user's line for an error being raised now, as a ``Source`` (None when none can be found). While a graph
+    is being compiled, it is the line in the user's function being compiled, not the caller of the compiler."""
     s = user_source()
     if s is not None:
-        return f"\n  at {s.file}:{s.line}: {s.text}"
-    fr = user_frame(2)
-    if fr is None:
-        return ""
-    fn, lineno, line = fr
-    return f"\n  at {fn}:{lineno}: {line}" if line else f"\n  at {fn}:{lineno}"
+        return Source.of(s)
+    fr = user_frame(depth + 1)
+    return None if fr is None else Source(*fr)
+
+
+def where():
+    """'\\n  at FILE:LINE: SOURCE' for the user's calling line ('' when none can be found); see ``locate``."""
+    s = locate(2)
+    return "" if s is None else s.tail
+
+
+def located(exc, source=None):
+    """``exc`` with ``exc.source`` set to ``source`` (a ``Source`` or ``SourceInfo``; default: the user's line now),
+    unless it carries one already. Returns ``exc``, so ``raise located(ValueError(f"...{where()}"))`` works."""
+    if getattr(exc, "source", None) is None:
+        try:
+            exc.source = Source.of(source) if source is not None else locate(2)
+        except AttributeError:   # an exception type without an instance dict
+            pass
+    return exc
 
 
 class MindlabError(Exception):
@@ -58,8 +95,8 @@ class GraphModeSyntaxError(MindlabError, SyntaxError):
     """Python that GRAPH_MODE cannot compile: names the construct, quotes the line, suggests the fix."""
 
     def __init__(self, message, source=None):
-        loc = f"\n  at {source.file}:{source.line}: {source.text}" if source is not None else ""
-        super().__init__(message + loc)
+        source = Source.of(source)
+        super().__init__(message + (f"\n  at {source.file}:{source.line}: {source.text}" if source else ""))
         self.source = source
 
 

@@ -17,7 +17,7 @@ import builtins
 import linecache
 import types
 
-from ..errors import GraphModeSyntaxError, MindlabError, push_source, pop_source, current_source
+from ..errors import GraphModeSyntaxError, MindlabError, push_source, pop_source, current_source, located
 from ..ir.anf import Graph, SourceInfo, AbstractTuple, PRINT
 from ..ir.builder import Symbol, building, current_graph, to_node, make_tuple, weights_from
 from ..ops.abstract import AbstractTensor
@@ -337,7 +337,9 @@ class Compiler(TensorControlFlow):
             def __enter__(self):
                 push_source(frame.parsed.source(node))
 
-            def __exit__(self, *exc):
+            def __exit__(self, kind, exc, tb):
+                if isinstance(exc, Exception):   # an error in this line: it carries the user's line as .source
+                    located(exc)
                 pop_source()
         return _Ctx()
 

@@ -22,7 +22,6 @@ tells the panel the execution mode (``{"type": "mode", "mode": "GRAPH_MODE"}``) 
 front end without the panel closes the comm, and printing goes on.
 """
 import itertools
-import re
 
 from . import events
 from .. import context as _context
@@ -55,22 +54,19 @@ def summarize(compiled):
     }
 
 
-_AT = re.compile(r"\n  at (?P<file>.+?):(?P<line>\d+)(?:: (?P<text>.*))?$")
-
-
 def error_summary(function, exc):
-    """A plain-JSON summary of a compile failure: the function, the error type and message, and the user's
-    source line (from a GraphModeSyntaxError's source, or the ``at FILE:LINE: TEXT`` tail mindlab errors carry)."""
+    """A plain-JSON summary of a compile failure: the function, the error type and message (without its
+    ``at FILE:LINE`` tail), and the user's source line — the ``source`` (``errors.Source``) that mindlab's errors
+    carry; None when the error has none."""
     message = str(exc)
     src = getattr(exc, "source", None)
     source = None
     if src is not None:
-        source = {"file": str(src.file), "line": int(src.line), "text": str(src.text)}
-    match = _AT.search(message)
-    if match:
-        message = message[:match.start()]
-        if source is None:
-            source = {"file": match["file"], "line": int(match["line"]), "text": match["text"] or ""}
+        source = {"file": str(src.file), "line": int(src.line), "text": str(src.text or "")}
+        for tail in (f"\n  at {src.file}:{src.line}: {src.text or ''}", f"\n  at {src.file}:{src.line}"):
+            if tail in message:
+                message = message.replace(tail, "", 1)
+                break
     return {"name": str(function), "error": type(exc).__name__, "message": message.strip(), "source": source}
 
 

@@ -11,7 +11,7 @@ from .. import context as _context
 from .. import dtype as mdt
 from .. import device as _device
 from .. import debug_nans as _debug_nans
-from ..errors import MindlabError, where
+from ..errors import MindlabError, locate, located, where
 from ..tensor import Tensor, _wrap
 from ..autodiff.tape import STATE as _TAPE, record as _record
 from .abstract import AbstractTensor
@@ -29,17 +29,21 @@ def describe(args):
 
 
 def _fail(prim, args, attrs, exc):
+    """The error for inputs ``prim``'s infer rule refused: names the op, the inputs, the attributes and the user's
+    line (in the message, and as ``.source``: an ``errors.Source``)."""
     attr_txt = (" with " + ", ".join(f"{k}={v!r}" for k, v in attrs.items())) if attrs else ""
-    msg = f"{prim.name}: {exc}. Inputs: ({describe(args)}){attr_txt}.{where()}"
+    src = locate()
+    msg = f"{prim.name}: {exc}. Inputs: ({describe(args)}){attr_txt}.{src.tail if src else ''}"
     kind = TypeError if isinstance(exc, TypeError) else ValueError
-    return kind(msg)
+    return located(kind(msg), src)
 
 
 def infer(prim, args, attrs):
     """The inferred output (AbstractTensor or tuple) of ``prim`` on Tensors ``args``; clear error on bad input."""
     for a in args:
         if not isinstance(a, Tensor):
-            raise TypeError(f"{prim.name}: every input must be a Tensor, got {type(a).__name__} ({a!r}).{where()}")
+            raise located(TypeError(f"{prim.name}: every input must be a Tensor, got {type(a).__name__} ({a!r})."
+                                    f"{where()}"))
     avals = [AbstractTensor(a._data.shape, mdt.from_np(a._data.dtype)) for a in args]
     try:
         return prim.infer(*avals, **attrs)
@@ -78,19 +82,19 @@ def bind(prim, *args, **attrs):
             if a.__class__ is _Symbol:        # building a graph: add a node instead of running a kernel
                 return _graph_bind(prim, args, attrs)
         infer(prim, args, attrs)
-        raise TypeError(f"{prim.name}: attribute values must be hashable, got "
-                        f"{ {k: type(v).__name__ for k, v in attrs.items()} }.{where()}") from None
+        raise located(TypeError(f"{prim.name}: attribute values must be hashable, got "
+                                f"{ {k: type(v).__name__ for k, v in attrs.items()} }.{where()}")) from None
     impl = prim.impl.get(_ctx["device_target"])
     if impl is None:
-        raise NotImplementedError(f"{prim.name}: no kernel for device_target={_ctx['device_target']!r}; "
-                                  f"available: {sorted(prim.impl)}.{where()}")
+        raise located(NotImplementedError(f"{prim.name}: no kernel for device_target={_ctx['device_target']!r}; "
+                                          f"available: {sorted(prim.impl)}.{where()}"))
     try:
         out = impl(*datas, **attrs)
     except MindlabError:
         raise
     except Exception as exc:   # a kernel failing on inputs its infer rule accepted: say where, never crash deep
-        raise RuntimeError(f"{prim.name}: kernel failed on inputs ({describe(args)}): "
-                           f"{type(exc).__name__}: {exc}.{where()}") from exc
+        raise located(RuntimeError(f"{prim.name}: kernel failed on inputs ({describe(args)}): "
+                                   f"{type(exc).__name__}: {exc}.{where()}")) from exc
     if prim.outputs == 1:
         if out.__class__ is not _ndarray or out.dtype is not out_np:
             out = _coerce(out, out_np)

@@ -112,3 +112,67 @@ def test_ascend_ops_of_a_cell_become_one_profile_record(panel):
     ins.flush_profile()                          # nothing new: no second record
     assert len([m for m in comm.sent if m["type"] == "event" and m["record"]["kind"] == "profile"]) == 1
     assert "us simulated" in describe(ins.records[-1])
+
+
+# ------------------------------------------------------------------ the user's line as data (exc.source)
+def op_error(x):
+    return ops.matmul(x, x)                # the op error's line
+
+
+class FlattenTooFar(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.flatten = nn.Flatten(start_dim=3)
+
+    def construct(self, x):
+        return self.flatten(x) * 2         # a layer's own check fails here
+
+
+@pytest.mark.parametrize("mode", [ms.PYNATIVE_MODE, ms.GRAPH_MODE])
+def test_an_op_error_carries_the_user_line_as_source(mode):
+    from mindlab.errors import Source
+    ms.set_context(mode=mode)
+    try:
+        with pytest.raises(ValueError, match="matmul") as info:
+            if mode == ms.GRAPH_MODE:
+                ms.jit(op_error)(Tensor(np.ones((2, 3), np.float32)))
+            else:
+                op_error(Tensor(np.ones((2, 3), np.float32)))
+    finally:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+    src = info.value.source
+    assert isinstance(src, Source)
+    assert src.file == __file__ and src.line == op_error.__code__.co_firstlineno + 1
+    assert src.text == "return ops.matmul(x, x)                # the op error's line"
+    assert str(info.value).endswith(src.tail)          # the message still names the same line
+
+
+def test_a_layer_error_while_compiling_carries_the_user_line_as_source():
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        with pytest.raises(ValueError, match="Flatten") as info:
+            FlattenTooFar()(Tensor(np.ones((2, 3), np.float32)))
+    finally:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+    src = info.value.source
+    assert src.file == __file__ and src.text.startswith("return self.flatten(x) * 2")
+    assert src.line == FlattenTooFar.construct.__code__.co_firstlineno + 1
+    assert str(info.value).endswith(src.tail)
+
+
+def test_the_error_record_uses_the_errors_source(panel):
+    ins, comm = panel
+    with pytest.raises(ValueError) as info:
+        ms.jit(op_error)(Tensor(np.ones((2, 3), np.float32)))
+    (record,) = [m["record"] for m in comm.sent if m["type"] == "event" and m["record"]["kind"] == "error"]
+    s = record["summary"]
+    src = info.value.source
+    assert s["source"] == {"file": src.file, "line": src.line, "text": src.text}
+    assert s["message"] == str(info.value)[:-len(src.tail)].strip() and "\n  at " not in s["message"]
+    assert f"at {src.file}:{src.line}: {src.text}" in describe(record)
+
+
+def test_the_error_record_never_parses_the_message():
+    from mindlab.jupyter.inspector import error_summary
+    s = error_summary("f", ValueError("bad thing\n  at /elsewhere.py:12: y = f(x)"))   # no .source
+    assert s["source"] is None and s["message"] == "bad thing\n  at /elsewhere.py:12: y = f(x)"
