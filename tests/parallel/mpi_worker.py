@@ -71,6 +71,9 @@ def spmd_collectives(comm):
     check("all_reduce bool min (and)", comm.all_reduce(bs[r], op="min"), np.logical_and.reduce(bs))
     check("all_reduce bool mean", comm.all_reduce(bs[r], op="mean"), sum(b.astype(np.float64) for b in bs) / p)
     out["bool_mean"] = comm.all_reduce(bs[r], op="mean")
+    check("all_reduce int32 mean (floor)", comm.all_reduce(np.array([r, 7 * r + 1], np.int32), op="mean"),
+          np.array([sum(range(p)) // p, sum(7 * k + 1 for k in range(p)) // p], np.int32))
+    argument_errors(comm)
     # point to point: a ring shift
     comm.send(x * 10, (r + 1) % p, tag=7)
     got = comm.recv((r - 1) % p, tag=7)
@@ -78,6 +81,35 @@ def spmd_collectives(comm):
     out["sendrecv"] = got
     comm.barrier()
     return out
+
+
+def expect_error(fn, *parts):
+    """``fn()`` raises a ValueError whose message contains every one of ``parts``."""
+    try:
+        fn()
+    except ValueError as exc:
+        if not all(part in str(exc) for part in parts):
+            raise AssertionError(f"error message {str(exc)!r} lacks one of {parts}") from None
+        return
+    raise AssertionError(f"no ValueError (wanted one naming {parts})")
+
+
+def argument_errors(comm):
+    """The checks every backend shares (base.Communicator): refused on the calling rank before any traffic, so
+    the group stays usable."""
+    p = comm.size
+    expect_error(lambda: comm.broadcast(np.zeros(2), root=p), f"broadcast: root {p} is not a rank of a group of {p}")
+    expect_error(lambda: comm.send(np.zeros(2), -1), f"send: dest -1 is not a rank of a group of {p}")
+    expect_error(lambda: comm.recv(p + 3), f"recv: source {p + 3} is not a rank of a group of {p}")
+    others = [k for k in comm.ranks if k != comm.world_rank]
+    expect_error(lambda: comm.sub_group(others), f"sub_group: rank {comm.world_rank} calls sub_group",
+                 "but is not a member")
+    expect_error(lambda: comm.sub_group([comm.world_rank, comm.world_rank]), "sub_group:", "must list distinct")
+    expect_error(lambda: comm.all_reduce(np.zeros(2), op="median"), "all_reduce: op must be one of")
+    if p > 1:
+        expect_error(lambda: comm.reduce_scatter(np.zeros((p + 1, 2))), "reduce_scatter: dim 0 of shape",
+                     f"has length {p + 1}, which is not divisible by the group size {p}")
+    comm.barrier()
 
 
 def mode_collectives():

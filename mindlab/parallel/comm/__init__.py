@@ -2,7 +2,7 @@
 
 - ``sim``: ``SimWorld(n)`` — n virtual devices in this process (list API and threaded SPMD API).
 - ``mpi``: ``MPICommunicator`` — mpi4py over real processes (``python -m mindlab.run -n 4 script.py``).
-- ``nccl``: comes with the GPU work, as another ``Communicator`` subclass.
+- ``nccl``: ``NCCLCommunicator`` (``nccl.py``, imported on demand: it needs cupy) — GPUs through NCCL.
 """
 from .base import Communicator, CommunicationError, REDUCE_OPS, DEFAULT_TIMEOUT
 from .sim import SimWorld, SimCommunicator, current_comm

@@ -1,4 +1,4 @@
-"""The communicator interface every backend implements (``sim``, ``mpi``; ``nccl`` joins with the GPU work).
+"""The communicator interface every backend implements (``sim``, ``mpi``, ``nccl``), and what they share.
 
 A ``Communicator`` is one rank's handle on a group of ranks, SPMD style: every member calls the same collective
 with its own array and gets its own result back. Arrays are numpy arrays (a GPU backend uses its own array type
@@ -30,7 +30,7 @@ import numpy as np
 from ...errors import MindlabError
 
 __all__ = ["Communicator", "CommunicationError", "REDUCE_OPS", "DEFAULT_TIMEOUT", "reduce_arrays", "chunks",
-           "check_reduce_op", "check_axis"]
+           "check_reduce_op", "check_axis", "check_divisible", "mean_of_sum"]
 
 REDUCE_OPS = ("sum", "max", "min", "prod", "mean")
 DEFAULT_TIMEOUT = 20.0     # seconds a rank waits in one collective before declaring the group broken
@@ -53,6 +53,22 @@ def check_axis(x, axis, where):
     return int(axis) % max(nd, 1)
 
 
+def check_divisible(x, axis, p, where):
+    """The axis (normalized) along which ``x`` is cut into ``p`` equal chunks; a clear error when its length is
+    not divisible by ``p``. Works on any array with ``shape`` / ``ndim`` (numpy, cupy)."""
+    axis = check_axis(x, axis, where)
+    n = np.shape(x)[axis] if np.ndim(x) else 1
+    if n % p:
+        raise ValueError(f"{where}: dim {axis} of shape {tuple(np.shape(x))} has length {n}, which is not divisible "
+                         f"by the group size {p}")
+    return axis
+
+
+def mean_of_sum(total, n):
+    """A sum over ``n`` ranks turned into their mean: true division for floats, floor division for integers."""
+    return total / n if total.dtype.kind in "fc" else total // n
+
+
 def reduce_arrays(arrays, op):
     """Elementwise reduction of a list of equally shaped arrays, in list order (so sums are deterministic). On
     bool arrays sum and max are "or", min and prod "and", mean the fraction of True."""
@@ -62,9 +78,7 @@ def reduce_arrays(arrays, op):
         out = np.array(arrays[0], copy=True)
         for a in arrays[1:]:
             out = out + a
-        if op == "mean":
-            out = out / len(arrays) if np.issubdtype(out.dtype, np.floating) else out // len(arrays)
-        return out
+        return mean_of_sum(out, len(arrays)) if op == "mean" else out
     fn = {"max": np.maximum, "min": np.minimum, "prod": np.multiply}[op]
     out = np.array(arrays[0], copy=True)
     for a in arrays[1:]:
@@ -74,29 +88,36 @@ def reduce_arrays(arrays, op):
 
 def chunks(x, axis, p, where):
     """``x`` cut into ``p`` equal chunks along ``axis``; a clear error when the length is not divisible."""
-    axis = check_axis(x, axis, where)
-    n = np.shape(x)[axis]
-    if n % p:
-        raise ValueError(f"{where}: dim {axis} of shape {tuple(np.shape(x))} has length {n}, which is not divisible "
-                         f"by the group size {p}")
-    return np.split(np.asarray(x), p, axis=axis)
+    return np.split(np.asarray(x), p, axis=check_divisible(x, axis, p, where))
 
 
 class Communicator(abc.ABC):
-    """One rank's handle on a group of ranks (see the module docstring for the semantics)."""
+    """One rank's handle on a group of ranks (see the module docstring for the semantics). A backend calls
+    ``_init_group(ranks, rank, timeout)`` (or sets ``_ranks`` / ``_rank`` / ``_timeout``) and implements the
+    collectives, point to point and ``sub_group``; identity, the argument checks and ``group_along`` are here."""
 
     backend = "abstract"
+    _ranks = ()
+    _rank = 0
+    _timeout = DEFAULT_TIMEOUT
+
+    def _init_group(self, ranks, rank, timeout=None):
+        """Record the group: members' world ranks in group order, this rank's position, the deadline in seconds
+        (None: ``DEFAULT_TIMEOUT``)."""
+        self._ranks = tuple(int(r) for r in ranks)
+        self._rank = int(rank)
+        self._timeout = float(timeout) if timeout is not None else DEFAULT_TIMEOUT
 
     # ----------------------------------------------------------------------------------- identity
     @property
-    @abc.abstractmethod
     def rank(self):
         """This rank's position in the group (0 .. size-1)."""
+        return self._rank
 
     @property
-    @abc.abstractmethod
     def ranks(self):
         """The members' world ranks, in group order."""
+        return self._ranks
 
     @property
     def size(self):
@@ -109,7 +130,24 @@ class Communicator(abc.ABC):
     @property
     def timeout(self):
         """Seconds a call waits before raising CommunicationError."""
-        return DEFAULT_TIMEOUT
+        return self._timeout
+
+    # ------------------------------------------------------------------------------ argument checks
+    def _check_peer(self, what, role, r):
+        """``r`` as a group rank for ``what``'s ``role`` (root, dest, source); a clear error when out of range."""
+        if not 0 <= r < self.size:
+            raise ValueError(f"{what}: {role} {r} is not a rank of a group of {self.size}")
+        return r
+
+    def _sub_group_ranks(self, world_ranks, allowed, allowed_text):
+        """``world_ranks`` as a tuple of distinct members of ``allowed`` that includes this rank, or a clear
+        error (``allowed_text`` names the allowed set in the message)."""
+        g = tuple(int(r) for r in world_ranks)
+        if len(set(g)) != len(g) or any(r not in allowed for r in g):
+            raise ValueError(f"sub_group: {list(world_ranks)} must list distinct {allowed_text}")
+        if self.world_rank not in g:
+            raise ValueError(f"sub_group: rank {self.world_rank} calls sub_group({list(g)}) but is not a member")
+        return g
 
     # -------------------------------------------------------------------------------- collectives
     @abc.abstractmethod

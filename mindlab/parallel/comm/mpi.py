@@ -29,7 +29,8 @@ import zlib
 
 import numpy as np
 
-from .base import (Communicator, CommunicationError, DEFAULT_TIMEOUT, check_axis, check_reduce_op, chunks)
+from .base import (Communicator, CommunicationError, DEFAULT_TIMEOUT, check_axis, check_reduce_op, chunks,
+                   mean_of_sum)
 
 __all__ = ["MPICommunicator", "mpi_available", "launched_by_mpi"]
 
@@ -346,9 +347,8 @@ class MPICommunicator(Communicator):
         self._world = _World.get(timeout)
         self._comm = _comm if _comm is not None else self._world.comm
         self._comm.Set_errhandler(self._world.MPI.ERRORS_RETURN)
-        self._ranks = tuple(_ranks) if _ranks is not None else tuple(range(self._world.size))
-        self._rank = self._comm.Get_rank()
-        self._timeout = float(timeout) if timeout is not None else self._world.timeout
+        self._init_group(_ranks if _ranks is not None else range(self._world.size), self._comm.Get_rank(),
+                         timeout if timeout is not None else self._world.timeout)
         self._gid = zlib.crc32(repr(self._ranks).encode()) & 0x7FFFFFFF
         self._world.groups[self._gid] = self._ranks
         self._seq = 0
@@ -359,18 +359,6 @@ class MPICommunicator(Communicator):
     def world(cls, timeout=None):
         """The communicator over all ranks of the job (initializes MPI on first use)."""
         return cls(timeout=timeout)
-
-    @property
-    def rank(self):
-        return self._rank
-
-    @property
-    def ranks(self):
-        return self._ranks
-
-    @property
-    def timeout(self):
-        return self._timeout
 
     @property
     def mpi_comm(self):
@@ -458,9 +446,7 @@ class MPICommunicator(Communicator):
         out = self._scratch(x.shape, x.dtype)
         seq = self._start("all_reduce")
         self._wait(lambda: [self._comm.Iallreduce(x, out, op=self._op(op, x.dtype))], "all_reduce", seq)
-        if op == "mean":
-            return out / self.size if np.issubdtype(out.dtype, np.floating) else out // self.size
-        return out.copy()
+        return mean_of_sum(out, self.size) if op == "mean" else out.copy()
 
     def all_gather(self, x, axis=0):
         x = np.asarray(x)
@@ -484,9 +470,7 @@ class MPICommunicator(Communicator):
         seq = self._start("reduce_scatter")
         self._wait(lambda: [self._comm.Ireduce_scatter_block(send, recv, op=self._op(op, send.dtype))],
                    "reduce_scatter", seq)
-        if op == "mean":
-            return recv / self.size if np.issubdtype(recv.dtype, np.floating) else recv // self.size
-        return recv.copy()
+        return mean_of_sum(recv, self.size) if op == "mean" else recv.copy()
 
     def all_to_all(self, x, split_axis=0, concat_axis=0):
         parts = chunks(x, split_axis, self.size, "all_to_all")
@@ -513,8 +497,7 @@ class MPICommunicator(Communicator):
         return np.empty(meta["shape"], dtype=np.dtype(meta["dtype"]))
 
     def broadcast(self, x, root=0):
-        if not 0 <= root < self.size:
-            raise ValueError(f"broadcast: root {root} is not a rank of a group of {self.size}")
+        self._check_peer("broadcast", "root", root)
         mine = self._rank == root
         if mine:
             if x is None:
@@ -533,16 +516,14 @@ class MPICommunicator(Communicator):
         self._wait(lambda: [self._comm.Ibarrier()], "barrier", seq)
 
     def send(self, x, dest, tag=0):
-        if not 0 <= dest < self.size:
-            raise ValueError(f"send: dest {dest} is not a rank of a group of {self.size}")
+        self._check_peer("send", "dest", dest)
         x = _contiguous(x)
         seq = self._start("send")
         self._wait(lambda: [self._comm.Isend(self._header(x), dest, tag=2 * tag),
                     self._comm.Isend(x, dest, tag=2 * tag + 1)], "send", seq)
 
     def recv(self, source, tag=0):
-        if not 0 <= source < self.size:
-            raise ValueError(f"recv: source {source} is not a rank of a group of {self.size}")
+        self._check_peer("recv", "source", source)
         h = np.zeros(_HEADER, dtype=np.uint8)
         seq = self._start("recv")
         self._wait(lambda: [self._comm.Irecv(h, source, tag=2 * tag)], "recv", seq)
@@ -552,11 +533,7 @@ class MPICommunicator(Communicator):
 
     # ----------------------------------------------------------------------------- sub-groups
     def sub_group(self, world_ranks):
-        g = tuple(int(r) for r in world_ranks)
-        if len(set(g)) != len(g) or any(r not in self._ranks for r in g):
-            raise ValueError(f"sub_group: {list(world_ranks)} must list distinct members of {list(self._ranks)}")
-        if self.world_rank not in g:
-            raise ValueError(f"sub_group: rank {self.world_rank} calls sub_group({list(g)}) but is not a member")
+        g = self._sub_group_ranks(world_ranks, self._ranks, f"members of {list(self._ranks)}")
         if g not in self._subs:
             positions = [self._ranks.index(r) for r in g]
             grp = self._comm.Get_group().Incl(positions)

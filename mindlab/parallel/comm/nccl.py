@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from ... import device as _device
-from .base import Communicator, CommunicationError, DEFAULT_TIMEOUT, check_reduce_op, check_axis
+from .base import Communicator, CommunicationError, check_reduce_op, check_axis, check_divisible, mean_of_sum
 
 __all__ = ["NCCLCommunicator", "nccl_available"]
 
@@ -55,8 +55,7 @@ class NCCLCommunicator(Communicator):
 
     def __init__(self, ranks, rank, uid, timeout=None, mpi_comm=None):
         self._cp, self._nccl = _cupy()
-        self._ranks, self._rank = tuple(ranks), int(rank)
-        self._timeout = float(timeout) if timeout is not None else DEFAULT_TIMEOUT
+        self._init_group(ranks, rank, timeout)
         self._mpi = mpi_comm
         self._comm = self._nccl.NcclCommunicator(len(self._ranks), uid, self._rank)
         self._broken = None
@@ -74,18 +73,6 @@ class NCCLCommunicator(Communicator):
             uid = comm.bcast(nccl.get_unique_id() if rank == 0 else None, root=0)
             return cls(range(size), rank, uid, timeout, comm)
         return cls((0,), 0, nccl.get_unique_id(), timeout)
-
-    @property
-    def rank(self):
-        return self._rank
-
-    @property
-    def ranks(self):
-        return self._ranks
-
-    @property
-    def timeout(self):
-        return self._timeout
 
     # ---------------------------------------------------------------------------------- plumbing
     def _in(self, x):
@@ -144,7 +131,7 @@ class NCCLCommunicator(Communicator):
                              self._stream())
         self._wait("all_reduce")
         if op == "mean":
-            out = out / self.size if out.dtype.kind == "f" else out // self.size
+            out = mean_of_sum(out, self.size)
         elif is_bool:
             out = out.astype(dt)
         return self._out(out, host)
@@ -162,11 +149,8 @@ class NCCLCommunicator(Communicator):
     def reduce_scatter(self, x, axis=0, op="sum"):
         check_reduce_op(op, "reduce_scatter")
         self._check("reduce_scatter")
-        axis = check_axis(x, axis, "reduce_scatter")
+        axis = check_divisible(x, axis, self.size, "reduce_scatter")
         x, host = self._in(x)
-        if x.shape[axis] % self.size:
-            raise ValueError(f"reduce_scatter: dim {axis} of shape {tuple(x.shape)} has length {x.shape[axis]}, "
-                             f"which is not divisible by the group size {self.size}")
         parts = self._cp.split(x, self.size, axis=axis)
         src = self._cp.ascontiguousarray(self._cp.stack(parts))
         out = self._cp.empty(parts[0].shape, src.dtype)
@@ -174,15 +158,14 @@ class NCCLCommunicator(Communicator):
                                  getattr(self._nccl, _OPS[op]), self._stream())
         self._wait("reduce_scatter")
         if op == "mean":
-            out = out / self.size if out.dtype.kind == "f" else out // self.size
+            out = mean_of_sum(out, self.size)
         return self._out(out, host)
 
     def all_to_all(self, x, split_axis=0, concat_axis=0):
         self._check("all_to_all")
+        split_axis = check_divisible(x, split_axis, self.size, "all_to_all")
+        check_axis(x, concat_axis, "all_to_all")
         x, host = self._in(x)
-        if x.shape[split_axis] % self.size:
-            raise ValueError(f"all_to_all: dim {split_axis} of shape {tuple(x.shape)} is not divisible by the group "
-                             f"size {self.size}")
         sends = [self._cp.ascontiguousarray(c) for c in self._cp.split(x, self.size, axis=split_axis)]
         recvs = [self._cp.empty_like(c) for c in sends]
         self._nccl.groupStart()
@@ -195,6 +178,7 @@ class NCCLCommunicator(Communicator):
 
     def broadcast(self, x, root=0):
         self._check("broadcast")
+        self._check_peer("broadcast", "root", root)
         x, host = self._in(x) if x is not None else (None, False)
         meta = (tuple(x.shape), x.dtype.str) if self._rank == root else None
         if self._mpi is not None:
@@ -210,6 +194,7 @@ class NCCLCommunicator(Communicator):
 
     def send(self, x, dest, tag=0):
         self._check("send")
+        self._check_peer("send", "dest", dest)
         x, _ = self._in(x)
         x = self._cp.ascontiguousarray(x)
         if self._mpi is not None:
@@ -219,6 +204,7 @@ class NCCLCommunicator(Communicator):
 
     def recv(self, source, tag=0):
         self._check("recv")
+        self._check_peer("recv", "source", source)
         if self._mpi is None:
             raise CommunicationError("nccl recv: a world of one rank has nobody to receive from")
         shape, dt = self._mpi.recv(source=self._ranks[source], tag=tag)
@@ -228,9 +214,7 @@ class NCCLCommunicator(Communicator):
         return buf
 
     def sub_group(self, world_ranks):
-        world_ranks = tuple(int(r) for r in world_ranks)
-        if self.world_rank not in world_ranks:
-            raise ValueError(f"sub_group: rank {self.world_rank} is not in {list(world_ranks)}")
+        world_ranks = self._sub_group_ranks(world_ranks, self._ranks, f"members of {list(self._ranks)}")
         if world_ranks == self._ranks:
             return self
         if self._mpi is None:

@@ -337,23 +337,15 @@ class SimCommunicator(Communicator):
         if world_rank not in group:
             raise ValueError(f"SimCommunicator: rank {world_rank} is not a member of group {list(group)}")
         self.world = world
-        self._group = tuple(group)
         self._me = int(world_rank)
+        self._init_group(group, tuple(group).index(self._me))
 
     @property
-    def rank(self):
-        return self._group.index(self._me)
-
-    @property
-    def ranks(self):
-        return self._group
-
-    @property
-    def timeout(self):
+    def timeout(self):   # the world's (a SimWorld's timeout may be changed while its communicators exist)
         return self.world.timeout
 
     def _go(self, kind, x, **params):
-        return self.world._rendezvous(self._group, self._me, kind, params, x)
+        return self.world._rendezvous(self._ranks, self._me, kind, params, x)
 
     def all_reduce(self, x, op="sum"):
         check_reduce_op(op, "all_reduce")
@@ -370,27 +362,20 @@ class SimCommunicator(Communicator):
         return self._go("all_to_all", np.asarray(x), split_axis=int(split_axis), concat_axis=int(concat_axis))
 
     def broadcast(self, x, root=0):
-        if not 0 <= root < self.size:
-            raise ValueError(f"broadcast: root {root} is not a rank of a group of {self.size}")
+        self._check_peer("broadcast", "root", root)
         return self._go("broadcast", None if x is None else np.asarray(x), root=int(root))
 
     def barrier(self):
         self._go("barrier", None)
 
     def send(self, x, dest, tag=0):
-        if not 0 <= dest < self.size:
-            raise ValueError(f"send: dest {dest} is not a rank of a group of {self.size}")
-        self.world._post(self._group, self._me, self._group[dest], tag, x)
+        self._check_peer("send", "dest", dest)
+        self.world._post(self._ranks, self._me, self._ranks[dest], tag, x)
 
     def recv(self, source, tag=0):
-        if not 0 <= source < self.size:
-            raise ValueError(f"recv: source {source} is not a rank of a group of {self.size}")
-        return self.world._take(self._group, self._group[source], self._me, tag)
+        self._check_peer("recv", "source", source)
+        return self.world._take(self._ranks, self._ranks[source], self._me, tag)
 
     def sub_group(self, world_ranks):
-        g = tuple(int(r) for r in world_ranks)
-        if len(set(g)) != len(g) or any(not 0 <= r < self.world.size for r in g):
-            raise ValueError(f"sub_group: {list(world_ranks)} must list distinct ranks of 0..{self.world.size - 1}")
-        if self._me not in g:
-            raise ValueError(f"sub_group: rank {self._me} calls sub_group({list(g)}) but is not a member")
+        g = self._sub_group_ranks(world_ranks, range(self.world.size), f"ranks of 0..{self.world.size - 1}")
         return SimCommunicator(self.world, g, self._me)
