@@ -325,6 +325,12 @@ def machine():
     return f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}"
 
 
+def cap_xla_threads(n):
+    """XLA reads its thread flags when jax starts: call before importing jax."""
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                               f"intra_op_parallelism_threads={n}").strip()
+
+
 def _cap_threads(n, libs):
     """Cap the thread pools of the libraries loaded now (OpenBLAS, OpenMP, torch's intra-op pool) at n."""
     if "torch" in libs:
@@ -354,9 +360,8 @@ def main(argv=None):
                     help="cap every library's compute threads at N (BLAS, OpenMP, torch, XLA); default: their own "
                          "defaults. On a shared machine --threads 1 avoids oversubscribed BLAS threads.")
     args = ap.parse_args(argv)
-    if args.threads:   # XLA reads its flags when jax starts, so before the import below
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
-                                   f"intra_op_parallelism_threads={args.threads}").strip()
+    if args.threads:
+        cap_xla_threads(args.threads)
     libs = {}
     for name in ("mindlab", "torch", "jax"):
         mod = _optional(name)

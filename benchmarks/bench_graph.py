@@ -116,6 +116,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, metavar="N")
     args = ap.parse_args(argv)
+    if args.threads:
+        be.cap_xla_threads(args.threads)
     libs = {}
     for name in ("mindlab", "torch", "jax"):
         mod = be._optional(name)

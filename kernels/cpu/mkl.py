@@ -19,7 +19,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["available", "gemm", "library_path"]
+__all__ = ["available", "gemm", "gemm_into", "library_path"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _THREADING_SEQUENTIAL, _THREADING_GNU = 1, 3
@@ -142,3 +142,25 @@ def gemm(a, b):
         _ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1], sa, b.ctypes.data, mb[1], sb,
         real(0.0), out.ctypes.data, n, m * n, count)
     return out
+
+
+def gemm_into(a, b, c, beta):
+    """``c = a @ b + beta * c`` in place for 2-D operands (``c`` C-contiguous, writeable, of their dtype) through
+    one MKL call: an optimizer's accumulator update folded into the GEMM producing the gradient. Returns False, doing
+    nothing, when MKL is absent or does not take these operands."""
+    lib = _lib()
+    if (lib is None or a.ndim != 2 or b.ndim != 2 or c.ndim != 2 or not (a.dtype == b.dtype == c.dtype)
+            or a.dtype.char not in "fd" or not c.flags.c_contiguous or not c.flags.writeable):
+        return False
+    m, k = a.shape
+    n = b.shape[1]
+    if b.shape[0] != k or c.shape != (m, n) or m == 0 or n == 0 or k == 0:
+        return False
+    ma, mb = _matrix(a), _matrix(b)
+    if ma is None or mb is None:
+        return False
+    real = ctypes.c_float if a.dtype.char == "f" else ctypes.c_double
+    getattr(lib, f"cblas_{'s' if a.dtype.char == 'f' else 'd'}gemm")(
+        _ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1], b.ctypes.data, mb[1], real(beta),
+        c.ctypes.data, n)
+    return True

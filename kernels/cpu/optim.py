@@ -46,6 +46,13 @@ def apply_momentum(var, accum, grad, lr, momentum, nesterov):
     _drive(_momentum_serial, _momentum_parallel, var.size)(var, accum, grad, lr, momentum, nesterov)
 
 
+@njit(cache=True, nogil=True)
+def descend(var, step, lr):
+    """var -= lr * step over flat arrays (the second half of a Momentum update whose accumulator is already new)."""
+    for i in range(var.size):
+        var[i] -= lr * step[i]
+
+
 # ---------------------------------------------------------------- SGD (with dampening, weight decay, nesterov)
 @njit(cache=True, inline="always")
 def _sgd_span(param, grad, accum, stat, lr, momentum, dampening, weight_decay, nesterov, lo, hi):

@@ -14,6 +14,7 @@ from .cse import cse
 from .dce import dce
 from .fold import fold_constants
 from .fusion import fuse_elementwise
+from .gemm_update import fuse_gemm_update
 from .inline import inline
 from .simplify import simplify
 
@@ -46,8 +47,18 @@ PIPELINE = [
     ("simplify", simplify),               # x*1, x+0, reshape to the same shape, ...; tuple and switch
     ("cse", cse),
     ("dce", dce),
+    ("fuse_gemm_update", fuse_gemm_update),   # matmul gradient + Momentum update -> one GEMM (CPU with MKL)
     ("fuse_elementwise", fuse_elementwise),   # last: after autodiff and cleanup; drops the nodes it replaces
 ]
+
+# Passes that turn primitives into generated kernel nodes (no shard rules): the auto-parallel planner optimizes
+# without them and the SPMD lowering applies what suits the sharded graph itself.
+KERNEL_PASSES = frozenset({"fuse_gemm_update", "fuse_elementwise"})
+
+
+def without_kernel_passes():
+    """The pipeline up to, not including, the kernel-generating passes (what the planner plans on)."""
+    return [p for p in PIPELINE if p[0] not in KERNEL_PASSES]
 
 
 def optimize(graph, pipeline=None, record=True):

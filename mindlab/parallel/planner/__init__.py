@@ -60,8 +60,8 @@ def default_mesh(device_num=None, mesh_shape=None, axis_names=None):
 
 def unfused_graph(compiled):
     """The optimized graph of a ``Compiled`` (jit) entry, run through the pass pipeline without elementwise fusion."""
-    from ...passes.pipeline import PIPELINE, optimize
-    return optimize(compiled.graph, [p for p in PIPELINE if p[0] != "fuse_elementwise"], record=False)[0]
+    from ...passes.pipeline import without_kernel_passes, optimize
+    return optimize(compiled.graph, without_kernel_passes(), record=False)[0]
 
 
 def _compile(target, args, kwargs):

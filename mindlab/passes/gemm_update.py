@@ -1,0 +1,157 @@
+"""fuse_gemm_update: a Momentum update whose gradient is a matmul becomes one node doing both in one BLAS call.
+
+A Dense layer's weight gradient is a matmul (``dout^T @ x``) whose only user is the optimizer's
+``apply_momentum(variable, accumulation, lr, gradient, momentum)``, which computes ``accumulation = momentum *
+accumulation + gradient`` and then ``variable -= lr * accumulation``. GEMM routines compute ``C = A @ B + beta * C``,
+so the first half is the GEMM itself with ``C = accumulation`` and ``beta = momentum``: the gradient is never
+written to memory and read back, and the update's remaining pass only reads the accumulation and writes the
+variable. On the MLP step of issue 4 this saves two of the update's five passes over each weight (about 0.4 ms of
+a 6-7 ms step on the 2-core machine; docs/benchmarks.md).
+
+The rewrite happens in place: the ``apply_momentum`` node keeps its identity and position (it stays an effect, so
+program order and the graph's effect list are unchanged) and takes the matmul's operands; the matmul node goes.
+It is done only when it cannot change what is computed:
+
+* the matmul has no other user (its value is not needed elsewhere);
+* no effect between the matmul and the update may write memory the matmul's operands share (the GEMM now runs
+  at the update's position, so it must read the same values): an operand's *alias roots* are the parameters it
+  may be a view of (through transposes, reshapes, slices, tuples; a GEMM's or an elementwise op's result is new
+  memory), and an effect may write the alias roots of its inputs;
+* plain Momentum (not Nesterov, which needs the gradient itself), 2-D float operands of the parameter's dtype;
+* CPU with MKL's GEMM loaded (kernels/cpu/mkl.py).
+
+At run time the kernel still checks its operands (contiguous, writeable state) and otherwise computes the matmul
+and the update separately with the registered kernels, so the fused node is never less general than the two it
+replaces. Runs after autodiff (the fused node is not differentiable) and before elementwise fusion.
+"""
+import numpy as np
+
+from .. import context as _context
+from ..ir.anf import Apply, Param
+from ..ops.registry import Primitive, Cost, not_differentiable
+from ..ops.shard import ShardSpec
+from ..ops.prims.linalg_ops import matmul_p, batch_matmul_p
+from ..ops.prims.optim_ops import apply_momentum_p
+from ..kernels.cpu import mkl as _mkl
+from ..kernels.cpu import optim as _optim
+from .dce import effect_roots
+
+__all__ = ["fuse_gemm_update", "matmul_apply_momentum_p"]
+
+_GEMMS = (matmul_p, batch_matmul_p)
+
+
+def _kernel(variable, accumulation, learning_rate, a, b, momentum, transpose_a, transpose_b):
+    x = a.T if transpose_a else a
+    y = b.T if transpose_b else b
+    state_ok = all(s.flags.c_contiguous and s.flags.writeable and s.dtype == x.dtype
+                   for s in (variable, accumulation))
+    if state_ok and _mkl.gemm_into(x, y, accumulation, momentum.item()):
+        _optim.descend(variable.reshape(-1), accumulation.reshape(-1), learning_rate.item())
+        return variable
+    gradient = matmul_p.impl["CPU"](a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    return apply_momentum_p.impl["CPU"](variable, accumulation, learning_rate, gradient, momentum,
+                                        use_nesterov=False)
+
+
+def _infer(variable, accumulation, learning_rate, a, b, momentum, transpose_a, transpose_b):
+    gradient = matmul_p.infer(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    return apply_momentum_p.infer(variable, accumulation, learning_rate, gradient, momentum, use_nesterov=False)
+
+
+def _cost(variable, accumulation, learning_rate, a, b, momentum, transpose_a, transpose_b):
+    gemm = matmul_p.cost(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    # the GEMM reads and writes the accumulation; the descent reads it and reads/writes the variable
+    return Cost(gemm.flops + 2 * variable.size, a.nbytes + b.nbytes + 5 * variable.nbytes)
+
+
+def _shard(variable, accumulation, learning_rate, a, b, momentum, transpose_a, transpose_b):
+    """The update is elementwise over the parameter (m, n); the GEMM's contraction k is summed inside the update, so
+    it cannot be split (a split k would need an AllReduce between the GEMM and the update)."""
+    why = "the matmul's contraction is summed inside the fused Momentum update"
+    ins = (("m", "n"), ("m", "n"), (), (None, "m") if transpose_a else ("m", None),
+           ("n", None) if transpose_b else (None, "n"), ())
+    k_dims = {(3, 0 if transpose_a else 1): why, (4, 1 if transpose_b else 0): why}
+    return ShardSpec(ins, (("m", "n"),), inplace=(0, 1), why=k_dims)
+
+
+matmul_apply_momentum_p = Primitive(
+    "matmul+apply_momentum", _infer, {"CPU": _kernel},
+    not_differentiable("fused after differentiation: the gemm-update pass runs after autodiff"), _cost,
+    effect=True, shard=_shard, doc="apply_momentum whose gradient is matmul(a, b): accumulation = a @ b + momentum * "
+                     "accumulation in one GEMM, then variable -= lr * accumulation.")
+
+
+def _fresh(node):
+    """Whether ``node``'s kernel always returns a new array (so its value cannot alias a parameter): GEMMs and
+    elementwise ops (numpy ufuncs, fused kernels), except ``cast``, which may return its input."""
+    op = node.op
+    if not isinstance(op, Primitive):
+        return False
+    return op in _GEMMS or op.fused_expr is not None or (op.fuse is not None and op.name != "cast")
+
+
+def _alias_roots(node, memo):
+    """Parameters whose memory ``node``'s value may share (views: transpose, reshape, slices, tuples...)."""
+    key = id(node)
+    if key not in memo:
+        memo[key] = set()              # (no cycles in a graph; this also stops repeated work)
+        if isinstance(node, Param):
+            memo[key] = {key}
+        elif isinstance(node, Apply) and not _fresh(node):
+            roots = set()
+            for i in node.inputs:
+                roots |= _alias_roots(i, memo)
+            memo[key] = roots
+    return memo[key]
+
+
+def _blocks(effect, operand_roots, memo):
+    """Whether the effect node may write memory the matmul's operands share: a primitive writes (at most) its
+    inputs; a call or control-flow node with effects inside may write anything."""
+    if not isinstance(effect.op, Primitive):
+        return True
+    return any(operand_roots & _alias_roots(i, memo) for i in effect.inputs)
+
+
+def fuse_gemm_update(graph):
+    """Fold matmul gradients into their Momentum updates in ``graph`` and its subgraphs (in place)."""
+    if _context.get_context("device_target") != "CPU" or not _mkl.available():
+        return graph
+    for g in graph.all_graphs():
+        users = {}
+        for n in g.nodes:
+            for i in n.inputs:
+                users[id(i)] = users.get(id(i), 0) + 1
+        if g.output is not None:
+            users[id(g.output)] = users.get(id(g.output), 0) + 1
+        for sub in graph.all_graphs():        # a value used inside another graph counts as used
+            if sub is not g:
+                for n in sub.nodes:
+                    for i in n.inputs:
+                        if i.graph is g:
+                            users[id(i)] = users.get(id(i), 0) + 1
+        position = {id(n): k for k, n in enumerate(g.nodes)}
+        roots = {id(m) for m in effect_roots(g)}
+        memo = {}
+        dropped = set()
+        for k, n in enumerate(g.nodes):
+            if n.op is not apply_momentum_p or n.attrs.get("use_nesterov"):
+                continue
+            var, acc, lr, grad, mom = n.inputs
+            if (not isinstance(grad, Apply) or grad.op is not matmul_p or users.get(id(grad)) != 1
+                    or id(grad) not in position or grad.abstract.dtype is not var.abstract.dtype
+                    or var.abstract.dtype.np not in (np.float32, np.float64)):
+                continue
+            a, b = grad.inputs
+            operand_roots = _alias_roots(a, memo) | _alias_roots(b, memo)
+            between = g.nodes[position[id(grad)] + 1:k]
+            if any(id(m) in roots and _blocks(m, operand_roots, memo) for m in between):
+                continue
+            n.op = matmul_apply_momentum_p
+            n.inputs = (var, acc, lr, a, b, mom)
+            n.attrs = {"transpose_a": grad.attrs["transpose_a"], "transpose_b": grad.attrs["transpose_b"]}
+            dropped.add(id(grad))
+        if dropped:
+            g.nodes = [m for m in g.nodes if id(m) not in dropped]
+    return graph
