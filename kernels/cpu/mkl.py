@@ -110,10 +110,10 @@ def _batch_stride(x, batch):
     return None if step % x.itemsize else step // x.itemsize
 
 
-def gemm(a, b):
-    """``a @ b`` through MKL, or None when MKL is absent or does not take these operands (see the module doc)."""
-    lib = _lib()
-    if lib is None or a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype.char not in "fd":
+def _operands(a, b):
+    """(m, n, k, flags/leading dims of a, of b, ctypes real, routine prefix) for ``a @ b``, or None when MKL is absent
+    or does not take these operands (dtypes other than float32/float64, empty dims, strides needing a copy)."""
+    if _lib() is None or a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype.char not in "fd":
         return None
     m, k = a.shape[-2:]
     n = b.shape[-1]
@@ -122,12 +122,26 @@ def gemm(a, b):
     ma, mb = _matrix(a[(0,) * (a.ndim - 2)]), _matrix(b[(0,) * (b.ndim - 2)])
     if ma is None or mb is None:
         return None
-    real = ctypes.c_float if a.dtype.char == "f" else ctypes.c_double
-    prefix = "s" if a.dtype.char == "f" else "d"
+    if a.dtype.char == "f":
+        return m, n, k, ma, mb, ctypes.c_float, "s"
+    return m, n, k, ma, mb, ctypes.c_double, "d"
+
+
+def _gemm2d(ops, a, b, c, beta):
+    m, n, k, ma, mb, real, prefix = ops
+    getattr(_lib(), f"cblas_{prefix}gemm")(_ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1],
+                                           b.ctypes.data, mb[1], real(beta), c.ctypes.data, n)
+
+
+def gemm(a, b):
+    """``a @ b`` through MKL, or None when MKL is absent or does not take these operands (see the module doc)."""
+    ops = _operands(a, b)
+    if ops is None:
+        return None
+    m, n, k, ma, mb, real, prefix = ops
     if a.ndim == 2 and b.ndim == 2:
         out = np.empty((m, n), a.dtype)
-        getattr(lib, f"cblas_{prefix}gemm")(_ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1],
-                                             b.ctypes.data, mb[1], real(0.0), out.ctypes.data, n)
+        _gemm2d(ops, a, b, out, 0.0)
         return out
     try:
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
@@ -138,7 +152,7 @@ def gemm(a, b):
     if sa is None or sb is None or count == 0 or count > 2 ** 31 - 1:
         return None
     out = np.empty(batch + (m, n), a.dtype)
-    getattr(lib, f"cblas_{prefix}gemm_batch_strided")(
+    getattr(_lib(), f"cblas_{prefix}gemm_batch_strided")(
         _ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1], sa, b.ctypes.data, mb[1], sb,
         real(0.0), out.ctypes.data, n, m * n, count)
     return out
@@ -148,19 +162,9 @@ def gemm_into(a, b, c, beta):
     """``c = a @ b + beta * c`` in place for 2-D operands (``c`` C-contiguous, writeable, of their dtype) through
     one MKL call: an optimizer's accumulator update folded into the GEMM producing the gradient. Returns False, doing
     nothing, when MKL is absent or does not take these operands."""
-    lib = _lib()
-    if (lib is None or a.ndim != 2 or b.ndim != 2 or c.ndim != 2 or not (a.dtype == b.dtype == c.dtype)
-            or a.dtype.char not in "fd" or not c.flags.c_contiguous or not c.flags.writeable):
+    ops = _operands(a, b) if a.ndim == 2 and b.ndim == 2 else None
+    if (ops is None or c.dtype != a.dtype or c.shape != (ops[0], ops[1]) or not c.flags.c_contiguous
+            or not c.flags.writeable):
         return False
-    m, k = a.shape
-    n = b.shape[1]
-    if b.shape[0] != k or c.shape != (m, n) or m == 0 or n == 0 or k == 0:
-        return False
-    ma, mb = _matrix(a), _matrix(b)
-    if ma is None or mb is None:
-        return False
-    real = ctypes.c_float if a.dtype.char == "f" else ctypes.c_double
-    getattr(lib, f"cblas_{'s' if a.dtype.char == 'f' else 'd'}gemm")(
-        _ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1], b.ctypes.data, mb[1], real(beta),
-        c.ctypes.data, n)
+    _gemm2d(ops, a, b, c, beta)
     return True

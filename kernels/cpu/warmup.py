@@ -6,7 +6,9 @@ process. A GRAPH_MODE step calls numba kernels (fused elementwise chains, optimi
 this its first call would be mostly numba's set-up rather than mindlab parsing and compiling the program. ``start``
 loads one tiny cached kernel, which does the set-up; ``mindlab/__init__.py`` calls it at import (measured in
 docs/benchmarks.md: import time and first-call time are reported separately). ``MINDLAB_NUMBA_WARMUP=0`` skips it
-(for processes that never run a kernel, such as the ``mindlab.run`` launcher's parent).
+(for processes that never run a kernel, such as the ``mindlab.run`` launcher's parent). It also runs one tiny MKL
+GEMM when MKL is installed (kernels/cpu/mkl.py): MKL picks and loads its CPU-specific kernels and threading
+library on its first call, 15-30 ms measured here.
 """
 import os
 import time
@@ -33,4 +35,7 @@ def start():
         _tiny(np.int64(1))
     except Exception:       # an unusable numba cache directory: numba compiles in memory on first real use
         pass
+    from . import mkl
+    one = np.ones((2, 2), np.float32)
+    mkl.gemm(one, one)
     SECONDS[0] = time.perf_counter() - t
