@@ -6,6 +6,7 @@ _G1 = dict(stride=(1, 1), pad=(0, 0, 0, 0), dilation=(1, 1), groups=1)
 _G2 = dict(stride=(2, 2), pad=(1, 0, 1, 1), dilation=(1, 1), groups=1)            # asymmetric pads, stride 2
 _G3 = dict(stride=(1, 1), pad=(1, 1, 1, 1), dilation=(2, 2), groups=2)            # dilation + groups
 _G4 = dict(stride=(2, 2), pad=(0, 0, 0, 0), dilation=(1, 1), groups=1)            # last input row / col uncovered
+_G5 = dict(stride=(1, 1), pad=(1, 0, 2, 1), dilation=(2, 1), groups=1)            # stride 1 (row layout), pads, dilation
 _P1 = dict(kernel=(2, 2), stride=(2, 2), pad=(0, 0, 0, 0))
 _P2 = dict(kernel=(3, 3), stride=(2, 2), pad=(1, 1, 1, 1))                        # overlapping, padded
 _P3 = dict(kernel=(2, 3), stride=(1, 2), pad=(0, 1, 1, 1))                        # 'same'-style asymmetric pads
@@ -18,15 +19,18 @@ _LABELS = np.array([1, 0, 4, 2], dtype=np.int32)
 SAMPLES = {
     "conv2d": [Case((rand(1, 2, 4, 4), rand(3, 2, 2, 2, seed=1)), _G1),
                Case((rand(2, 2, 5, 5), rand(2, 2, 3, 3, seed=1)), _G2),
-               Case((rand(1, 4, 4, 4), rand(2, 2, 3, 3, seed=1)), _G3)],
+               Case((rand(1, 4, 4, 4), rand(2, 2, 3, 3, seed=1)), _G3),
+               Case((rand(2, 2, 5, 4), rand(3, 2, 2, 3, seed=1)), _G5)],
     "conv2d_backprop_input": [
         Case((rand(1, 3, 3, 3), rand(3, 2, 2, 2, seed=1)), dict(input_size=(1, 2, 4, 4), **_G1)),
         Case((rand(1, 2, 2, 2), rand(2, 2, 2, 2, seed=1)), dict(input_size=(1, 2, 5, 5), **_G4)),
-        Case((rand(1, 2, 2, 2), rand(2, 2, 3, 3, seed=1)), dict(input_size=(1, 4, 4, 4), **_G3))],
+        Case((rand(1, 2, 2, 2), rand(2, 2, 3, 3, seed=1)), dict(input_size=(1, 4, 4, 4), **_G3)),
+        Case((rand(2, 3, 4, 5), rand(3, 2, 2, 3, seed=1)), dict(input_size=(2, 2, 5, 4), **_G5))],
     "conv2d_backprop_filter": [
         Case((rand(1, 3, 3, 3), rand(1, 2, 4, 4, seed=1)), dict(filter_size=(3, 2, 2, 2), **_G1)),
         Case((rand(1, 2, 2, 2), rand(1, 2, 5, 5, seed=1)), dict(filter_size=(2, 2, 2, 2), **_G4)),
-        Case((rand(1, 2, 2, 2), rand(1, 4, 4, 4, seed=1)), dict(filter_size=(2, 2, 3, 3), **_G3))],
+        Case((rand(1, 2, 2, 2), rand(1, 4, 4, 4, seed=1)), dict(filter_size=(2, 2, 3, 3), **_G3)),
+        Case((rand(2, 3, 4, 5), rand(2, 2, 5, 4, seed=1)), dict(filter_size=(3, 2, 2, 3), **_G5))],
     "max_pool": [Case((rand(1, 2, 4, 4),), _P1), Case((rand(1, 1, 5, 5),), _P2), Case((rand(1, 2, 3, 4),), _P3)],
     "max_pool_grad": [Case((rand(1, 2, 4, 4), rand(1, 2, 2, 2, seed=1)), _P1),
                       Case((rand(1, 1, 5, 5), rand(1, 1, 3, 3, seed=1)), _P2)],

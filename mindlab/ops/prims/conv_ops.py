@@ -92,6 +92,44 @@ def _im2col(x, khw, stride, pad, dilation, ohw):
                          dilation[0], dilation[1], ohw[0], ohw[1])
 
 
+# Stride 1, one group: the row layout of kernels/cpu/conv.py (contiguous tap copies; output rows computed at the
+# padded input's full width, the extra columns dropped or zeroed). Measured on LeNet-5's layers: im2col 5-7x
+# faster, the conv2d / backprop steps 1.5-2.5x.
+def _rows_path(stride, groups):
+    return stride == (1, 1) and groups == 1
+
+
+def _padded(x, pad):
+    if not any(pad):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (pad[0], pad[1]), (pad[2], pad[3])))
+
+
+def _rows_cols(x, khw, pad, dilation, oh):
+    """(C*kh*kw, N, oh*Wp) row-layout patches of the padded x, and the padded width Wp."""
+    xp = _padded(x, pad)
+    return _kconv.im2col_rows(xp, khw[0], khw[1], dilation[0], dilation[1], oh), xp.shape[3]
+
+
+def _rows_dout(dout, wp, channels_first=False):
+    """dout (N, Co, oh, ow) widened to (N, Co, oh*Wp) -- or (Co, N*oh*Wp) -- with zeros in the garbage columns."""
+    n, co, oh, ow = dout.shape
+    if channels_first:
+        de = np.zeros((co, n, oh, wp), dout.dtype)
+        de[:, :, :, :ow] = dout.transpose(1, 0, 2, 3)
+        return de.reshape(co, n * oh * wp)
+    de = np.zeros((n, co, oh, wp), dout.dtype)
+    de[:, :, :, :ow] = dout
+    return de.reshape(n, co, oh * wp)
+
+
+def _conv_rows(x, w, pad, dilation, oh, ow):
+    n, co = x.shape[0], w.shape[0]
+    cols, wp = _rows_cols(x, w.shape[2:], pad, dilation, oh)
+    out = _blas.matmul(w.reshape(co, -1), cols.reshape(cols.shape[0], -1))           # (Co, N*oh*Wp): one GEMM
+    return np.ascontiguousarray(out.reshape(co, n, oh, wp)[:, :, :, :ow].transpose(1, 0, 2, 3))
+
+
 def _conv_cpu(x, w, stride, pad, dilation, groups):
     n = x.shape[0]
     co, cig, kh, kw = w.shape
@@ -99,6 +137,8 @@ def _conv_cpu(x, w, stride, pad, dilation, groups):
     ow = _out_size(x.shape[3], kw, stride[1], pad[2], pad[3], dilation[1])
     if x.size == 0 or w.size == 0:   # an empty batch / channel set: sums over nothing are 0
         return np.zeros((n, co, oh, ow), np.result_type(x, w))
+    if _rows_path(stride, groups):
+        return _conv_rows(x, w, pad, dilation, oh, ow)
     cols = _im2col(x, (kh, kw), stride, pad, dilation, (oh, ow))                  # (N, C*kh*kw, L)
     if groups == 1:
         out = _blas.matmul(w.reshape(co, -1), cols)                                 # (N, C_out, L)
@@ -144,6 +184,11 @@ def _bpi_cpu(dout, w, input_size, stride, pad, dilation, groups):
     oh, ow = dout.shape[2:]
     if dout.size == 0 or w.size == 0:
         return np.zeros(input_size, np.result_type(dout, w))
+    if _rows_path(stride, groups) and np.isfinite(w).all():   # a non-finite weight would spread into garbage columns
+        hp, wp = h + pad[0] + pad[1], wd + pad[2] + pad[3]
+        dcols = _blas.matmul(w.reshape(co, -1).T, _rows_dout(dout, wp, True))         # (C*kh*kw, N*oh*Wp)
+        dx = _kconv.col2im_rows(dcols.reshape(-1, n, oh * wp), n, c, hp, wp, kh, kw, dilation[0], dilation[1], oh)
+        return dx if hp == h and wp == wd else np.ascontiguousarray(dx[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd])
     if groups == 1:
         dcols = _blas.matmul(w.reshape(co, -1).T, dout.reshape(n, co, -1))             # (N, C*kh*kw, L)
     else:
@@ -181,6 +226,11 @@ def _bpf_cpu(dout, x, filter_size, stride, pad, dilation, groups):
     co, cig, kh, kw = filter_size
     if dout.size == 0 or x.size == 0:
         return np.zeros(filter_size, np.result_type(dout, x))
+    if _rows_path(stride, groups) and np.isfinite(x).all():   # garbage columns hold x's values, times a zero dout
+        cols, wp = _rows_cols(x, (kh, kw), pad, dilation, dout.shape[2])
+        de = _rows_dout(dout, wp)                                                    # (N, Co, oh*Wp)
+        dw = _blas.matmul(de, cols.transpose(1, 2, 0)).sum(0)                         # per sample (Co, K), summed
+        return dw.reshape(filter_size)
     cols = _im2col(x, (kh, kw), stride, pad, dilation, dout.shape[2:])               # (N, C*kh*kw, L)
     if groups == 1:
         dw = _blas.matmul(dout.reshape(n, co, -1), cols.transpose(0, 2, 1)).sum(0)
