@@ -228,8 +228,10 @@ def _bpf_cpu(dout, x, filter_size, stride, pad, dilation, groups):
         return np.zeros(filter_size, np.result_type(dout, x))
     if _rows_path(stride, groups) and np.isfinite(x).all():   # garbage columns hold x's values, times a zero dout
         cols, wp = _rows_cols(x, (kh, kw), pad, dilation, dout.shape[2])
-        de = _rows_dout(dout, wp)                                                    # (N, Co, oh*Wp)
-        dw = _blas.matmul(de, cols.transpose(1, 2, 0)).sum(0)                         # per sample (Co, K), summed
+        if co >= 12:   # dw^T = cols (K, N*oh*Wp) @ dout^T: one GEMM; MKL ran it 1.5-2.3x faster than per-sample
+            dwt = _blas.matmul(cols.reshape(cols.shape[0], -1), _rows_dout(dout, wp, True).T)   # GEMMs from 16
+            return np.ascontiguousarray(dwt.T).reshape(filter_size)                        # channels on; 3.5x slower at 6
+        dw = _blas.matmul(_rows_dout(dout, wp), cols.transpose(1, 2, 0)).sum(0)   # per sample (Co, K), summed
         return dw.reshape(filter_size)
     cols = _im2col(x, (kh, kw), stride, pad, dilation, dout.shape[2:])               # (N, C*kh*kw, L)
     if groups == 1:
