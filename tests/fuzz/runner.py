@@ -124,6 +124,18 @@ def _crash(what):
     return f"{what} raised:\n" + "".join(traceback.format_exc(limit=-6))
 
 
+def _modes_agree(compute, what, crash_suffix=""):
+    """None when ``compute(mode)`` gives the same results in PyNative and GRAPH_MODE; else the mismatch, or which
+    mode crashed (with the error)."""
+    results = []
+    for name, mode in (("PyNative", ms.PYNATIVE_MODE), ("GRAPH_MODE", ms.GRAPH_MODE)):
+        try:
+            results.append(compute(mode))
+        except Exception:
+            return _crash(name + crash_suffix)
+    return _compare(*results, what)
+
+
 def check(program, directory, parallel=None, second_order=False):
     """None when the modes agree; else a description of the mismatch. ``parallel``: (device_num, search_mode)
     to also run the program under an auto-parallel plan (parallel programs only); ``second_order``: also compare
@@ -131,28 +143,13 @@ def check(program, directory, parallel=None, second_order=False):
     mode = ms.get_context("mode")
     try:
         mod = load(program, directory)
-        try:
-            ref = run(program, mod, ms.PYNATIVE_MODE)
-        except Exception:
-            return _crash("PyNative")
-        try:
-            got = run(program, mod, ms.GRAPH_MODE)
-        except Exception:
-            return _crash("GRAPH_MODE")
-        bad = _compare(ref, got, "GRAPH_MODE vs PyNative")
+        bad = _modes_agree(lambda m: run(program, mod, m), "GRAPH_MODE vs PyNative")
         if bad:
             return bad
         # (second order through a tensor `while` is refused by GRAPH_MODE: tests/fuzz/test_regressions.py)
         if second_order and program.kind == "function" and "while" not in program.features:
-            try:
-                ref2 = run_second_order(program, mod, ms.PYNATIVE_MODE)
-            except Exception:
-                return _crash("PyNative (second order)")
-            try:
-                got2 = run_second_order(program, mod, ms.GRAPH_MODE)
-            except Exception:
-                return _crash("GRAPH_MODE (second order)")
-            bad = _compare(ref2, got2, "GRAPH_MODE vs PyNative, Hessian-vector product")
+            bad = _modes_agree(lambda m: run_second_order(program, mod, m),
+                               "GRAPH_MODE vs PyNative, Hessian-vector product", " (second order)")
             if bad:
                 return bad
         if parallel is None:

@@ -9,17 +9,12 @@ import mindlab as ms
 from mindlab.parallel import plan, PLAN_MIME
 from mindlab.jupyter.plan_explorer import PlanExplorer, plan_explorer, mesh_shapes, MODES
 
-from tests.parallel.nets import GOLDEN, MLP, train_step, data
+from tests.parallel.nets import GOLDEN, MLP, train_step, data, parallel_graph_mode
 
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True)
-def _graph_mode():
-    ms.reset_auto_parallel_context()
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.reset_auto_parallel_context()
+pytestmark = pytest.mark.usefixtures("parallel_graph_mode")   # GRAPH_MODE, fresh auto-parallel context
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""Networks and a fixed device profile shared by the planner and SPMD tests."""
+"""Networks, a fixed device profile and the GRAPH_MODE fixture shared by the planner and SPMD tests."""
 import numpy as np
+import pytest
 
 import mindlab as ms
 from mindlab import nn, Tensor
@@ -10,6 +11,16 @@ from mindlab.parallel import DeviceProfile
 # not move them (they are the "cpu" profile's values when the tests were written).
 GOLDEN = DeviceProfile("golden", flops=5.0e10, memory_bandwidth=5.0e9, bandwidth=2.0e9, latency=1.5e-5,
                        topology="switch", source="tests/parallel/nets.py")
+
+
+@pytest.fixture
+def parallel_graph_mode():
+    """GRAPH_MODE with a fresh auto-parallel context, reset again after the test. A test module uses it with
+    ``from .nets import parallel_graph_mode`` and ``pytestmark = pytest.mark.usefixtures("parallel_graph_mode")``."""
+    ms.reset_auto_parallel_context()
+    ms.set_context(mode=ms.GRAPH_MODE)
+    yield
+    ms.reset_auto_parallel_context()
 
 
 class MLP(nn.Cell):

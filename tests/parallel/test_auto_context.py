@@ -11,7 +11,7 @@ from mindlab import Tensor
 from mindlab.jupyter import events
 from mindlab.jupyter.inspector import Inspector
 
-from .nets import MLP, DropoutMLP, TransformerBlock, train_step, data
+from .nets import MLP, DropoutMLP, TransformerBlock, train_step, data, parallel_graph_mode
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 STEPS = 5
@@ -19,12 +19,7 @@ MODES = [("data_parallel", None), ("semi_auto_parallel", None), ("auto_parallel"
          ("auto_parallel", "dynamic_programming"), ("auto_parallel", "ilp")]
 
 
-@pytest.fixture(autouse=True)
-def _graph_mode():
-    ms.reset_auto_parallel_context()
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.reset_auto_parallel_context()
+pytestmark = pytest.mark.usefixtures("parallel_graph_mode")   # GRAPH_MODE, fresh auto-parallel context
 
 
 def _params(net):

@@ -7,15 +7,10 @@ import pytest
 import mindlab as ms
 from mindlab.parallel import PlanError
 
-from .nets import MLP, train_step, data
+from .nets import MLP, train_step, data, parallel_graph_mode
 
 
-@pytest.fixture(autouse=True)
-def _graph_mode():
-    ms.reset_auto_parallel_context()
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.reset_auto_parallel_context()
+pytestmark = pytest.mark.usefixtures("parallel_graph_mode")   # GRAPH_MODE, fresh auto-parallel context
 
 
 @pytest.mark.parametrize("strategy, why", [
@@ -34,7 +29,8 @@ def test_an_impossible_shard_names_the_op_the_strategy_and_the_line(strategy, wh
     msg = str(info.value)
     assert msg.startswith(f"matmul: strategy {strategy}") and why in msg, msg
     assert "[128, 64], [32, 64]" in msg
-    assert "nets.py:23: return self.fc2(self.relu(self.fc1(x)))" in msg     # the user's line, not the framework's
+    line = MLP.construct.__code__.co_firstlineno + 1                         # the user's line, not the framework's
+    assert f"nets.py:{line}: return self.fc2(self.relu(self.fc1(x)))" in msg
     assert step.__dict__["_jit_construct"].parallel_info()["size"] == 0       # nothing half-planned was cached
 
 

@@ -8,18 +8,13 @@ import pytest
 import mindlab as ms
 from mindlab.parallel import plan, PlanError, StrategyError
 
-from .nets import GOLDEN, ShardNet as Net, shard_b2, train_step, data
+from .nets import GOLDEN, ShardNet as Net, shard_b2, train_step, data, parallel_graph_mode
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 STEPS = 5
 
 
-@pytest.fixture(autouse=True)
-def _graph_mode():
-    ms.reset_auto_parallel_context()
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.reset_auto_parallel_context()
+pytestmark = pytest.mark.usefixtures("parallel_graph_mode")   # GRAPH_MODE, fresh auto-parallel context
 
 
 # ------------------------------------------------------------------------------------------------ golden plans

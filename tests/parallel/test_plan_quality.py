@@ -13,15 +13,10 @@ import mindlab as ms
 from mindlab import Tensor
 from mindlab.parallel import plan
 
-from .nets import GOLDEN, MLP, TransformerBlock, TwoMatMul, megatron, train_step, data
+from .nets import GOLDEN, MLP, TransformerBlock, TwoMatMul, megatron, train_step, data, parallel_graph_mode
 
 
-@pytest.fixture(autouse=True)
-def _graph_mode():
-    ms.reset_auto_parallel_context()
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.reset_auto_parallel_context()
+pytestmark = pytest.mark.usefixtures("parallel_graph_mode")   # GRAPH_MODE, fresh auto-parallel context
 
 
 def _costs(make, batch_data, mesh):

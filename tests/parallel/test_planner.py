@@ -10,15 +10,10 @@ from mindlab.ir.graph_json import graph_to_json
 from mindlab.parallel import DeviceMesh, PlanError, plan, plan_graph, validate_plan_json, check_references
 from mindlab.parallel.planner import unfused_graph
 
-from .nets import GOLDEN, MLP, KSplitMLP, train_step, data
+from .nets import GOLDEN, MLP, KSplitMLP, train_step, data, parallel_graph_mode
 
 
-@pytest.fixture(autouse=True)
-def _graph_mode():
-    ms.reset_auto_parallel_context()
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.reset_auto_parallel_context()
+pytestmark = pytest.mark.usefixtures("parallel_graph_mode")   # GRAPH_MODE, fresh auto-parallel context
 
 
 def mlp_step(a, b, c, batch=128):
@@ -212,17 +207,7 @@ def test_plan_shows_in_a_notebook():
 
 
 def test_control_flow_is_refused_clearly():
-    class Gated(nn.Cell):
-        def __init__(self):
-            super().__init__()
-            self.fc = nn.Dense(8, 8)
-
-        def construct(self, x):
-            y = self.fc(x)
-            if ops.mean(y) > 0:
-                y = ops.tanh(y)
-            return y
-
+    from ..training_compare import Gated          # an `if` and a `while` on tensors
     x, _ = data(8, 8, 2)
     with pytest.raises(PlanError, match=r"control flow.*straight-line"):
         plan(Gated(), x, mesh=(2,), search_mode="ilp")

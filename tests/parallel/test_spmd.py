@@ -10,17 +10,12 @@ from mindlab import Tensor
 from mindlab.parallel import ParallelProgram, SimWorld, lower, plan
 from mindlab.parallel.spmd import COMM_PRIMITIVES
 
-from .nets import GOLDEN, MLP, KSplitMLP, LeNet5, train_step, data
+from .nets import GOLDEN, MLP, KSplitMLP, LeNet5, train_step, data, parallel_graph_mode
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 
 
-@pytest.fixture(autouse=True)
-def _graph_mode():
-    ms.reset_auto_parallel_context()
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.reset_auto_parallel_context()
+pytestmark = pytest.mark.usefixtures("parallel_graph_mode")   # GRAPH_MODE, fresh auto-parallel context
 
 
 def _params(net):
