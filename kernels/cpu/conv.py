@@ -107,3 +107,31 @@ def col2im_rows(dcols, n, c, h, w, kh, kw, dh, dw, oh):
                     for p in range(m):
                         dst[p] += src[p]
     return x.reshape(n, c, h, w)
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})   # reassociation lets LLVM vectorise the dot products
+def filter_grad_rows(de, x, kh, kw, dh, dw, oh):
+    """conv2d's filter gradient as direct dot products in the row layout, without patches: ``dw[o, c, i, j]`` =
+    sum over samples of ``de[n, o] . x[n, c].flat[i*dh*W + j*dw:]``, with ``de`` (N, Co, oh*W) zero in the garbage
+    columns and ``x`` (N, C, H, W) padded and finite. For small filters (C*kh*kw*Co <= 512) this beats
+    materialising the patches for a GEMM (1.3-1.8x measured); it loses 2x at LeNet's second layer (2400)."""
+    n, c, h, w = x.shape
+    co = de.shape[1]
+    length, hw = oh * w, h * w
+    out = np.zeros((co, c, kh, kw), x.dtype)
+    xf = x.reshape(n, c, hw)
+    zero = x.dtype.type(0)
+    for b in range(n):
+        for o in range(co):
+            d = de[b, o]
+            for ci in range(c):
+                for i in range(kh):
+                    for j in range(kw):
+                        off = i * dh * w + j * dw
+                        m = min(length, hw - off)
+                        src = xf[b, ci, off:]
+                        s = zero
+                        for p in range(m):
+                            s += d[p] * src[p]
+                        out[o, ci, i, j] += s
+    return out

@@ -140,19 +140,19 @@ def _both_paths(monkeypatch, fn, *args, **geo):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("geo", GEOS)
 @pytest.mark.parametrize("poison", [None, "nan-x", "inf-w", "inf-dout"])
-@pytest.mark.parametrize("co", [4, 16])   # the filter gradient picks its GEMM by the channel count
-def test_conv_row_path_equals_general_path(monkeypatch, geo, dtype, poison, co):
+@pytest.mark.parametrize("co, ci", [(4, 2), (48, 2), (8, 12)])   # the filter gradient's three ways: direct dot
+def test_conv_row_path_equals_general_path(monkeypatch, geo, dtype, poison, co, ci):   # products, one GEMM, per sample
     from mindlab.ops.prims.conv_ops import conv2d_p
     from mindlab.ops.abstract import AbstractTensor
     from mindlab import dtype as mdt
-    x = rng.standard_normal((3, 2, 7, 6)).astype(dtype)
-    w = rng.standard_normal((co, 2, 3, 2)).astype(dtype)
+    x = rng.standard_normal((3, ci, 7, 6)).astype(dtype)
+    w = rng.standard_normal((co, ci, 3, 2)).astype(dtype)
     shape = conv2d_p.infer(AbstractTensor(x.shape, mdt.float32), AbstractTensor(w.shape, mdt.float32), **geo).shape
     dout = rng.standard_normal(shape).astype(dtype)
     if poison == "nan-x":
-        x[1, 0, 3, 5] = np.nan          # the last column: only garbage columns of the other taps see it there
+        x[1, ci - 1, 3, 5] = np.nan          # the last column: only garbage columns of the other taps see it there
     elif poison == "inf-w":
-        w[2, 1, 0, 1] = np.inf
+        w[2, ci - 1, 0, 1] = np.inf
     elif poison == "inf-dout":
         dout[0, 1, 0, -1] = np.inf
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
