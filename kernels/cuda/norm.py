@@ -7,23 +7,20 @@ import math
 import numpy as np
 from numba import cuda
 
+from ..cpu import norm as _cpu_norm
 from .runtime import xp, launch
 
 ROW_KERNEL_MAX = 4096
 
 
+# a row's (mean, biased variance), two passes: the CPU kernel's own helper, compiled as a device function
+_row_stats = cuda.jit(device=True, inline=True)(_cpu_norm._row_stats.py_func)
+
+
 @cuda.jit
 def _layer_norm_rows(x, gamma, beta, eps, y, mean, var, rows, d):
     for r in range(cuda.grid(1), rows, cuda.gridsize(1)):
-        s = 0.0
-        for k in range(d):
-            s += x[r, k]
-        mu = s / d
-        s = 0.0
-        for k in range(d):
-            t = x[r, k] - mu
-            s += t * t
-        v = s / d
+        mu, v = _row_stats(x, r, d)
         rstd = 1.0 / math.sqrt(v + eps)
         for k in range(d):
             y[r, k] = (x[r, k] - mu) * rstd * gamma[k] + beta[k]

@@ -2,7 +2,8 @@
 
 Hyper-parameters (learning rate, momentum, beta powers...) are read *inside* the kernel from one-element device
 arrays, so a learning rate that lives on the device (a Parameter, a schedule) is never read back to the host:
-the update needs no transfer. Formulas as in ``kernels/cpu/optim.py``.
+the update needs no transfer. Momentum and SGD are ``kernels/cpu/optim.py``'s per-element spans compiled as device
+functions (one source for both devices); the Adam formulas are the CPU kernels' too, written here with ``math``.
 """
 import math
 
@@ -10,6 +11,7 @@ import numpy as np
 from numba import cuda
 
 from ... import device as _device
+from ..cpu import optim as _cpu_optim
 from .runtime import xp, launch
 
 
@@ -53,66 +55,67 @@ def _grad(g, like):
     return xp().ascontiguousarray(g, dtype=like.dtype).reshape(-1)
 
 
+# Momentum and SGD: the CPU kernels' per-element spans (kernels/cpu/optim.py), compiled here as device functions —
+# one source for both devices; a kernel reads its hyper-parameters once, then updates element i as the span over
+# [i, i + 1). Adam's spans call np.sqrt, which numba-cuda (0.68, on an H100) refuses in device code (KeyError
+# <ufunc 'sqrt'>; the simulator runs it), so the two Adam kernels keep their own loop with math.sqrt, the moment
+# update shared between them.
+_momentum_span = cuda.jit(device=True, inline=True)(_cpu_optim._momentum_span.py_func)
+_sgd_span = cuda.jit(device=True, inline=True)(_cpu_optim._sgd_span.py_func)
+
+
 @cuda.jit
 def _momentum_kernel(var, accum, grad, lr, momentum, nesterov, n):
+    lr0, mom = lr[0], momentum[0]
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        a = accum[i] * momentum[0] + grad[i]
-        accum[i] = a
-        if nesterov:
-            var[i] -= lr[0] * (grad[i] + a * momentum[0])
-        else:
-            var[i] -= lr[0] * a
+        _momentum_span(var, accum, grad, lr0, mom, nesterov, i, i + 1)
 
 
 @cuda.jit
-def _sgd_kernel(param, grad, accum, stat, lr, momentum, dampening, weight_decay, nesterov, n):
+def _sgd_kernel(param, accum, stat, grad, lr, momentum, dampening, weight_decay, nesterov, n):
+    lr0, mom = lr[0], momentum[0]
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        g = grad[i]
-        if weight_decay > 0.0:
-            g += weight_decay * param[i]
-        mom = momentum[0]
-        if mom > 0.0:
-            if stat[i] > 0:
-                a = g
-                stat[i] = 0
-            else:
-                a = accum[i] * mom + (1.0 - dampening) * g
-            accum[i] = a
-            if nesterov:
-                g = g + a * mom
-            else:
-                g = a
-        param[i] -= lr[0] * g
+        _sgd_span(param, grad, accum, stat, lr0, mom, dampening, weight_decay, nesterov, i, i + 1)
+
+
+@cuda.jit(device=True, inline=True)
+def _moments(m, v, g, i, b1, b2):
+    """Adam's moving averages of the gradient and its square at element i, updated; returns them."""
+    mi = m[i] + (g - m[i]) * (1.0 - b1)
+    vi = v[i] + (g * g - v[i]) * (1.0 - b2)
+    m[i] = mi
+    v[i] = vi
+    return mi, vi
 
 
 @cuda.jit
 def _adam_kernel(var, m, v, grad, b1p, b2p, lr, beta1, beta2, eps, nesterov, n):
-    b1 = beta1[0]
-    b2 = beta2[0]
+    b1, b2, e = beta1[0], beta2[0], eps[0]
     lr_t = lr[0] * math.sqrt(1.0 - b2p[0]) / (1.0 - b1p[0])
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         g = grad[i]
-        mi = m[i] + (g - m[i]) * (1.0 - b1)
-        vi = v[i] + (g * g - v[i]) * (1.0 - b2)
-        m[i] = mi
-        v[i] = vi
+        mi, vi = _moments(m, v, g, i, b1, b2)
         if nesterov:
-            var[i] -= lr_t * (mi * b1 + (1.0 - b1) * g) / (math.sqrt(vi) + eps[0])
+            var[i] -= lr_t * (mi * b1 + (1.0 - b1) * g) / (math.sqrt(vi) + e)
         else:
-            var[i] -= lr_t * mi / (math.sqrt(vi) + eps[0])
+            var[i] -= lr_t * mi / (math.sqrt(vi) + e)
 
 
 @cuda.jit
 def _adamw_kernel(var, m, v, grad, lr, beta1, beta2, eps, decay, n):
-    b1 = beta1[0]
-    b2 = beta2[0]
+    lr0, b1, b2, e, d = lr[0], beta1[0], beta2[0], eps[0], decay[0]
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
-        g = grad[i]
-        mi = m[i] + (g - m[i]) * (1.0 - b1)
-        vi = v[i] + (g * g - v[i]) * (1.0 - b2)
-        m[i] = mi
-        v[i] = vi
-        var[i] -= lr[0] * (mi / (math.sqrt(vi) + eps[0]) + decay[0] * var[i])
+        mi, vi = _moments(m, v, grad[i], i, b1, b2)
+        var[i] -= lr0 * (mi / (math.sqrt(vi) + e) + d * var[i])
+
+
+def _update(kernel, state, gradient, hyper=(), flags=()):
+    """Run an update kernel in place on the ``state`` arrays (the parameter first):
+    ``kernel(*state, grad, *hyper as one-element device arrays, *flags, n)``."""
+    flats, wb = _work(state)
+    p = flats[0]
+    launch(kernel, p.size, *flats, _grad(gradient, p), *(_s(h, p.dtype) for h in hyper), *flags, p.size)
+    _finish(wb)
 
 
 def _assign(variable, value):
@@ -123,38 +126,24 @@ def _assign(variable, value):
 
 
 def _apply_momentum(variable, accumulation, learning_rate, gradient, momentum, use_nesterov):
-    (var, acc), wb = _work((variable, accumulation))
-    dt = var.dtype
-    launch(_momentum_kernel, var.size, var, acc, _grad(gradient, var), _s(learning_rate, dt), _s(momentum, dt),
-           bool(use_nesterov), var.size)
-    _finish(wb)
+    _update(_momentum_kernel, (variable, accumulation), gradient, (learning_rate, momentum), (bool(use_nesterov),))
     return variable
 
 
 def _sgd(parameters, gradient, learning_rate, accum, momentum, stat, dampening, weight_decay, nesterov):
-    (p, acc, st), wb = _work((parameters, accum, stat))
-    dt = p.dtype
-    launch(_sgd_kernel, p.size, p, _grad(gradient, p), acc, st, _s(learning_rate, dt), _s(momentum, dt),
-           float(dampening), float(weight_decay), bool(nesterov), p.size)
-    _finish(wb)
+    _update(_sgd_kernel, (parameters, accum, stat), gradient, (learning_rate, momentum),
+            (float(dampening), float(weight_decay), bool(nesterov)))
     return parameters
 
 
 def _adam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, gradient, use_locking, use_nesterov):
-    (w, mm, vv), wb = _work((var, m, v))
-    dt = w.dtype
-    launch(_adam_kernel, w.size, w, mm, vv, _grad(gradient, w), _s(beta1_power, dt), _s(beta2_power, dt),
-           _s(lr, dt), _s(beta1, dt), _s(beta2, dt), _s(epsilon, dt), bool(use_nesterov), w.size)
-    _finish(wb)
+    _update(_adam_kernel, (var, m, v), gradient, (beta1_power, beta2_power, lr, beta1, beta2, epsilon),
+            (bool(use_nesterov),))
     return var, m, v
 
 
 def _adam_wd(var, m, v, lr, beta1, beta2, epsilon, decay, gradient, use_locking):
-    (w, mm, vv), wb = _work((var, m, v))
-    dt = w.dtype
-    launch(_adamw_kernel, w.size, w, mm, vv, _grad(gradient, w), _s(lr, dt), _s(beta1, dt), _s(beta2, dt),
-           _s(epsilon, dt), _s(decay, dt), w.size)
-    _finish(wb)
+    _update(_adamw_kernel, (var, m, v), gradient, (lr, beta1, beta2, epsilon, decay))
     return var, m, v
 
 

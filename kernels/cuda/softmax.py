@@ -11,26 +11,38 @@ from .runtime import xp, launch
 ROW_KERNEL_MAX = 1024
 
 
+@cuda.jit(device=True, inline=True)
+def _max_expsum(x, out, r, n, store):
+    """(max, sum of exp(x - max)) of row ``r`` — the shared first two passes of softmax and cross entropy; with
+    ``store``, ``out[r, k] = exp(x[r, k] - max)``."""
+    m = -math.inf
+    for k in range(n):
+        m = max(m, x[r, k])
+    s = 0.0
+    for k in range(n):
+        e = math.exp(x[r, k] - m)
+        s += e
+        if store:
+            out[r, k] = e
+    return m, s
+
+
+@cuda.jit(device=True, inline=True)
+def _scale_row(out, r, n, f):
+    for k in range(n):
+        out[r, k] = out[r, k] * f
+
+
 @cuda.jit
 def _softmax_rows(x, out, rows, n, log):
     for r in range(cuda.grid(1), rows, cuda.gridsize(1)):
-        m = -math.inf
-        for k in range(n):
-            m = max(m, x[r, k])
-        s = 0.0
-        for k in range(n):
-            e = math.exp(x[r, k] - m)
-            s += e
-            if not log:
-                out[r, k] = e
+        m, s = _max_expsum(x, out, r, n, not log)
         if log:
             lse = m + math.log(s)
             for k in range(n):
                 out[r, k] = x[r, k] - lse
         else:
-            inv = 1.0 / s
-            for k in range(n):
-                out[r, k] = out[r, k] * inv
+            _scale_row(out, r, n, 1.0 / s)
 
 
 @cuda.jit
@@ -52,20 +64,10 @@ def _softmax_grad_rows(y, dy, dx, rows, n, log):
 @cuda.jit
 def _xent_rows(logits, labels, out, rows, c, grad):
     for r in range(cuda.grid(1), rows, cuda.gridsize(1)):
-        m = -math.inf
-        for k in range(c):
-            m = max(m, logits[r, k])
-        s = 0.0
-        for k in range(c):
-            e = math.exp(logits[r, k] - m)
-            s += e
-            if grad:
-                out[r, k] = e
+        m, s = _max_expsum(logits, out, r, c, grad)
         lab = labels[r]
         if grad:
-            inv = 1.0 / s
-            for k in range(c):
-                out[r, k] = out[r, k] * inv
+            _scale_row(out, r, c, 1.0 / s)
             out[r, lab] -= 1.0
         else:
             out[r, 0] = m + math.log(s) - logits[r, lab]
