@@ -182,50 +182,43 @@ def mode_hello():
     print(f"hello from rank {communication.get_rank()} of {communication.get_group_size()}", flush=True)
 
 
-def mode_die():
+def _one_rank_then_all_reduce(misbehave, rank=-1):
+    """The failure modes: every rank meets at a barrier, then rank ``rank`` (-1: the last) calls ``misbehave()``
+    (which may never return; returning "leave" ends that rank's program) and the ranks join an all_reduce."""
     communication.init()
     comm = communication.get_comm()
     comm.barrier()
-    if comm.rank == comm.size - 1:
+    if comm.rank == rank % comm.size and misbehave() == "leave":
+        return comm
+    comm.all_reduce(np.ones(3))
+    return comm
+
+
+def mode_die():
+    def ready_then_sleep():
         print(f"READY {os.getpid()}", flush=True)
         time.sleep(120)
-    comm.all_reduce(np.ones(3))
+    comm = _one_rank_then_all_reduce(ready_then_sleep)
     print(f"rank {comm.rank} finished although a rank was killed", flush=True)
 
 
 def mode_straggle():
-    communication.init()
-    comm = communication.get_comm()
-    comm.barrier()
-    if comm.rank == comm.size - 1:
-        time.sleep(120)
-    comm.all_reduce(np.ones(3))
+    _one_rank_then_all_reduce(lambda: time.sleep(120))
 
 
 def mode_early_exit():
-    communication.init()
-    comm = communication.get_comm()
-    comm.barrier()
-    if comm.rank != comm.size - 1:       # the last rank's program ends without joining the all_reduce
-        comm.all_reduce(np.ones(3))
+    _one_rank_then_all_reduce(lambda: "leave")     # the last rank's program ends without joining the all_reduce
 
 
 def mode_vanish():
-    communication.init()
-    comm = communication.get_comm()
-    comm.barrier()
-    if comm.rank == comm.size - 1:
-        os._exit(0)           # leaves without a word (and with a success status, so mpiexec keeps the others)
-    comm.all_reduce(np.ones(3))
+    _one_rank_then_all_reduce(lambda: os._exit(0))  # leaves without a word (and with a success status, so mpiexec
+                                                    # keeps the others)
 
 
 def mode_raise():
-    communication.init()
-    comm = communication.get_comm()
-    comm.barrier()
-    if comm.rank == 1:
+    def boom():
         raise ValueError("boom on purpose")
-    comm.all_reduce(np.ones(3))
+    _one_rank_then_all_reduce(boom, rank=1)
 
 
 def mode_calibrate():

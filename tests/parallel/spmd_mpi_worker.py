@@ -9,28 +9,14 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import mindlab as ms  # noqa: E402
-from mindlab import nn, Tensor, communication  # noqa: E402
+from mindlab import Tensor, communication  # noqa: E402
 from mindlab.parallel import ParallelProgram  # noqa: E402
-
-
-class MLP(nn.Cell):
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Dense(64, 32)
-        self.fc2 = nn.Dense(32, 10)
-        self.relu = nn.ReLU()
-
-    def construct(self, x):
-        return self.fc2(self.relu(self.fc1(x)))
+from tests.parallel import nets  # noqa: E402
+from tests.parallel.nets import MLP  # noqa: E402   (64 -> 32 -> 10)
 
 
 def train_step():
-    ms.set_seed(3)
-    net = MLP()
-    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
-    step = nn.TrainOneStepCell(nn.WithLossCell(net, loss), nn.Momentum(net.trainable_params(), 0.05, 0.9))
-    step.set_train()
-    return net, step
+    return nets.train_step(MLP, seed=3)
 
 
 def close(name, got, want, rank, tol=1e-5):
@@ -59,24 +45,28 @@ def main():
     # two training steps, auto-parallel: the loss and the updated weights equal single-device training
     ref_net, ref_step = train_step()
     ref_losses = [float(ref_step(x, y).asnumpy()) for _ in range(2)]
-    net, step = train_step()
-    prog = ParallelProgram(step, x, y, mesh=(2, 2), search_mode="dynamic_programming", parallel_mode="auto_parallel")
-    losses = [float(prog.run(x, y).asnumpy()) for _ in range(2)]
-    close("auto_parallel losses", losses, ref_losses, r)
-    prog.sync_parameters()
-    for a, b in zip(net.get_parameters(), ref_net.get_parameters()):
-        close(f"auto_parallel {a.name}", a.asnumpy(), b.asnumpy(), r)
+    prog = trains_like_one_device("auto_parallel", (ref_net, ref_losses), x, y, r, mesh=(2, 2),
+                                  search_mode="dynamic_programming", parallel_mode="auto_parallel")
     print(f"OK rank {r} train auto_parallel {len(prog.spmd.collectives)} collectives", flush=True)
 
     # data parallel with gradients_mean: MindSpore's data parallelism equals single-device training
+    trains_like_one_device("data_parallel", (ref_net, ref_losses), x, y, r, mesh=(4,), parallel_mode="data_parallel",
+                           gradients_mean=True)
+    print(f"OK rank {r} train data_parallel", flush=True)
+
+
+def trains_like_one_device(name, reference, x, y, r, **plan):
+    """Two steps of a fresh train_step() as a ParallelProgram (``plan``: its keywords) give the reference's losses
+    and weights; returns the program."""
+    ref_net, ref_losses = reference
     net, step = train_step()
-    prog = ParallelProgram(step, x, y, mesh=(4,), parallel_mode="data_parallel", gradients_mean=True)
-    losses = [float(prog.run(x, y).asnumpy()) for _ in range(2)]
-    close("data_parallel losses", losses, ref_losses, r)
+    prog = ParallelProgram(step, x, y, **plan)
+    losses = [float(prog.run(x, y).asnumpy()) for _ in range(len(ref_losses))]
+    close(f"{name} losses", losses, ref_losses, r)
     prog.sync_parameters()
     for a, b in zip(net.get_parameters(), ref_net.get_parameters()):
-        close(f"data_parallel {a.name}", a.asnumpy(), b.asnumpy(), r)
-    print(f"OK rank {r} train data_parallel", flush=True)
+        close(f"{name} {a.name}", a.asnumpy(), b.asnumpy(), r)
+    return prog
 
 
 if __name__ == "__main__":

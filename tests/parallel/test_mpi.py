@@ -85,12 +85,12 @@ def test_launcher_usage_errors():
     assert res.returncode == 127 and "no mpiexec found" in res.stderr
 
 
-def test_killed_rank_ends_the_job_with_a_clear_message():
-    """Ranks 0-2 wait in an all_reduce; rank 3 is SIGKILLed from outside."""
-    proc = subprocess.Popen([sys.executable, "-m", "mindlab.run", "-n", "4", WORKER, "die"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env(), cwd=HERE)
+def _kill_the_rank_left_behind(cmd):
+    """Start the "die" job ``cmd``; once rank 3 says READY <pid> (the others are then in the collective) SIGKILL it
+    and collect the job: (return code, pid, stdout, stderr)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=HERE)
     try:
-        line = proc.stdout.readline()            # READY <pid> from rank 3, once the others are in the collective
+        line = proc.stdout.readline()
         m = re.match(r"READY (\d+)", line)
         assert m, line + proc.stderr.read()
         os.kill(int(m.group(1)), signal.SIGKILL)
@@ -99,24 +99,20 @@ def test_killed_rank_ends_the_job_with_a_clear_message():
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode != 0
-    assert f"mindlab.run: rank 3 (pid {m.group(1)} on" in err and "ended first without reporting an error" in err, err
+    return proc.returncode, m.group(1), out, err
+
+
+def test_killed_rank_ends_the_job_with_a_clear_message():
+    """Ranks 0-2 wait in an all_reduce; rank 3 is SIGKILLed from outside."""
+    rc, pid, out, err = _kill_the_rank_left_behind([sys.executable, "-m", "mindlab.run", "-n", "4", WORKER, "die"])
+    assert rc != 0
+    assert f"mindlab.run: rank 3 (pid {pid} on" in err and "ended first without reporting an error" in err, err
     assert "finished although a rank was killed" not in out
 
 
 def test_killed_rank_under_plain_mpiexec_does_not_hang():
-    proc = subprocess.Popen([MPIEXEC, "-n", "4", sys.executable, WORKER, "die"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env(), cwd=HERE)
-    try:
-        m = re.match(r"READY (\d+)", proc.stdout.readline())
-        assert m
-        os.kill(int(m.group(1)), signal.SIGKILL)
-        out, err = proc.communicate(timeout=LIMIT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode != 0 and "finished although a rank was killed" not in out
+    rc, _, out, _ = _kill_the_rank_left_behind([MPIEXEC, "-n", "4", sys.executable, WORKER, "die"])
+    assert rc != 0 and "finished although a rank was killed" not in out
 
 
 @pytest.mark.parametrize("mode, where", [("straggle", r"last finished barrier #0 on group \[0, 1, 2, 3\] [0-9.]+ s "
