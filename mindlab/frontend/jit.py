@@ -119,7 +119,7 @@ def jit(fn=None, **options):
     if fn is None:
         return lambda f: jit(f, **options)
     if not callable(fn):
-        from ..errors import where
-        raise TypeError(f"jit: expected a function or a Cell method to compile, got {type(fn).__name__} "
-                        f"({fn!r:.60}).{where()}")
+        from ..errors import located, where
+        raise located(TypeError(f"jit: expected a function or a Cell method to compile, got {type(fn).__name__} "
+                                f"({fn!r:.60}).{where()}"))
     return JitFunction(fn)

@@ -176,3 +176,11 @@ def test_the_error_record_never_parses_the_message():
     from mindlab.jupyter.inspector import error_summary
     s = error_summary("f", ValueError("bad thing\n  at /elsewhere.py:12: y = f(x)"))   # no .source
     assert s["source"] is None and s["message"] == "bad thing\n  at /elsewhere.py:12: y = f(x)"
+
+
+def test_a_frontend_error_outside_any_compile_carries_the_user_line():
+    with pytest.raises(TypeError, match="jit: expected a function") as info:
+        ms.jit(42)                         # not a function
+    src = info.value.source
+    assert src.file == __file__ and src.text.startswith("ms.jit(42)")
+    assert str(info.value).endswith(src.tail)
