@@ -96,11 +96,14 @@ def _max_pool_unclipped(x, kh, kw, sh, sw, oh, ow):
 @njit(cache=True)
 def _max_pool_grad_22(x, dout):
     """dx of 2x2 stride-2 windows: each window writes all four cells (its gradient at the first maximum, zero
-    elsewhere), so dx needs no zero fill except the input's uncovered last row / column."""
+    elsewhere), so dx needs no zero fill except the input's uncovered last row / column. Per pair of input rows,
+    one loop finds each window's argmax and two loops write the rows (the split loops vectorise; one loop doing
+    all three ran 2x slower)."""
     n, c, h, w = x.shape
     oh, ow = dout.shape[2], dout.shape[3]
     dx = np.empty_like(x)
     zero = x.dtype.type(0)
+    k = np.empty(ow, np.int32)
     for b in range(n):
         for ch in range(c):
             xp, dp, gp = x[b, ch], dout[b, ch], dx[b, ch]
@@ -109,15 +112,18 @@ def _max_pool_grad_22(x, dout):
                 for z in range(ow):
                     a0, a1, a2, a3 = r0[2 * z], r0[2 * z + 1], r1[2 * z], r1[2 * z + 1]
                     m = _mx(_mx(_mx(a0, a1), a2), a3)
-                    e0 = _hit(a0, m)
-                    e1 = _hit(a1, m) & ~e0
-                    e2 = _hit(a2, m) & ~(e0 | e1)
-                    e3 = ~(e0 | e1 | e2)
-                    g = d[z]
-                    g0[2 * z] = g if e0 else zero
-                    g0[2 * z + 1] = g if e1 else zero
-                    g1[2 * z] = g if e2 else zero
-                    g1[2 * z + 1] = g if e3 else zero
+                    kk = np.int32(3)
+                    kk = np.int32(2) if _hit(a2, m) else kk
+                    kk = np.int32(1) if _hit(a1, m) else kk
+                    k[z] = np.int32(0) if _hit(a0, m) else kk
+                for z in range(ow):
+                    g, kk = d[z], k[z]
+                    g0[2 * z] = g if kk == 0 else zero
+                    g0[2 * z + 1] = g if kk == 1 else zero
+                for z in range(ow):
+                    g, kk = d[z], k[z]
+                    g1[2 * z] = g if kk == 2 else zero
+                    g1[2 * z + 1] = g if kk == 3 else zero
                 for z in range(2 * ow, w):
                     g0[z] = zero
                     g1[z] = zero
