@@ -100,7 +100,8 @@ def main(argv=None):
         t = {k: v * 1e3 for k, v in be.interleaved_medians(steps, repeats, warmup, pause=0.05).items()}
         gen = f"{t['mindlab general im2col']:.3f}" if "mindlab general im2col" in t else "—"
         tt, ours = t.get("torch"), t["mindlab"]
-        print(f"| {title} | {ours:.3f} | {gen} | {f'{tt:.3f}' if tt else '—'} | {f'{ours / tt:.2f}x' if tt else '—'} |")
+        ref, ratio = (f"{tt:.3f}", f"{ours / tt:.2f}x") if tt else ("—", "—")
+        print(f"| {title} | {ours:.3f} | {gen} | {ref} | {ratio} |")
     return 0
 
 
