@@ -142,3 +142,32 @@ def test_named_groups_in_sim_ranks():
         out = SimWorld(4).run(fn)
         assert out[:2] == [None, None]
         assert out[2] == (0, 2, 3, 1, [5]) and out[3] == (1, 2, 3, 1, [5])
+
+
+def test_a_recv_that_gets_nothing_times_out_and_a_failure_releases_waiters():
+    def lonely():
+        comm = communication.get_comm()
+        if comm.rank == 1:
+            return comm.recv(0, tag=5)             # rank 0 never sends
+        return None
+
+    with pytest.raises(CommunicationError, match=r"rank 1: recv\(source=0, tag=5\) got no message within 0.5 s; "
+                                                 r"rank 0 is .* \(for [0-9.]+ s\)"):
+        SimWorld(2, timeout=0.5).run(lonely)
+
+    released = []
+
+    def broken():
+        comm = communication.get_comm()
+        if comm.rank == 0:
+            raise ValueError("rank 0 broke")
+        try:
+            comm.recv(0) if comm.rank == 1 else comm.all_reduce(np.ones(2))
+        except CommunicationError as e:
+            released.append(str(e))
+
+    with pytest.raises(ValueError, match="rank 0 broke"):
+        SimWorld(3, timeout=20).run(broken)
+    assert sorted(released) == [
+        "rank 1: recv(source=0, tag=0) cannot complete: rank 0 failed with ValueError: rank 0 broke",
+        "rank 2: all_reduce(op='sum') on group [0, 1, 2] cannot complete: rank 0 failed with ValueError: rank 0 broke"]

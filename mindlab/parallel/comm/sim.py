@@ -261,18 +261,10 @@ class SimWorld:
                 except Exception as e:        # a bad argument (shape, axis): every member gets the error
                     slot.error = e
                 self._cond.notify_all()
-            deadline = time.monotonic() + self.timeout
-            while slot.results is None and slot.error is None:
-                if self._failed is not None:
-                    r, e = self._failed
-                    raise CommunicationError(f"rank {me}: {desc} on group {list(group)} cannot complete: rank {r} "
-                                             f"failed with {type(e).__name__}: {e}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    missing = self._missing(group, slot)
-                    raise CommunicationError(f"rank {me}: {desc} #{seq} on group {list(group)} did not complete "
-                                             f"within {self.timeout:g} s; never arrived: {missing}")
-                self._cond.wait(min(left, 0.25))
+            self._wait_for(lambda: slot.results is not None or slot.error is not None, me,
+                           f"{desc} on group {list(group)}",
+                           lambda: f"rank {me}: {desc} #{seq} on group {list(group)} did not complete within "
+                                   f"{self.timeout:g} s; never arrived: {self._missing(group, slot)}")
             if slot.error is not None:
                 err = slot.error
                 slot.inputs.pop(me, None)
@@ -310,22 +302,28 @@ class SimWorld:
         desc = f"recv(source={src}, tag={tag})"
         with self._cond:
             self._where[dst] = (f"in {desc}", time.monotonic())
-            deadline = time.monotonic() + self.timeout
-            while True:
-                box = self._mail.get((group, src, dst, tag))
-                if box:
-                    self._where[dst] = (f"last finished {desc}", time.monotonic())
-                    return box.popleft()
-                if self._failed is not None:
-                    r, e = self._failed
-                    raise CommunicationError(f"rank {dst}: {desc} cannot complete: rank {r} failed with "
-                                             f"{type(e).__name__}: {e}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    what, since = self._where.get(src, ("has not called any collective yet", time.monotonic()))
-                    raise CommunicationError(f"rank {dst}: {desc} got no message within {self.timeout:g} s; rank "
-                                             f"{src} is {what} (for {time.monotonic() - since:.1f} s)")
-                self._cond.wait(min(left, 0.25))
+
+            def timed_out():
+                what, since = self._where.get(src, ("has not called any collective yet", time.monotonic()))
+                return (f"rank {dst}: {desc} got no message within {self.timeout:g} s; rank {src} is {what} (for "
+                        f"{time.monotonic() - since:.1f} s)")
+            self._wait_for(lambda: bool(self._mail.get((group, src, dst, tag))), dst, desc, timed_out)
+            self._where[dst] = (f"last finished {desc}", time.monotonic())
+            return self._mail[(group, src, dst, tag)].popleft()
+
+    def _wait_for(self, done, me, desc, timed_out):
+        """Wait on the world's condition (held) until ``done()``; a failed rank, or ``timeout`` seconds passing
+        (the message is ``timed_out()``), raises CommunicationError instead — never a hang."""
+        deadline = time.monotonic() + self.timeout
+        while not done():
+            if self._failed is not None:
+                r, e = self._failed
+                raise CommunicationError(f"rank {me}: {desc} cannot complete: rank {r} failed with "
+                                         f"{type(e).__name__}: {e}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CommunicationError(timed_out())
+            self._cond.wait(min(left, 0.25))
 
 
 class SimCommunicator(Communicator):
