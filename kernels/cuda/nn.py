@@ -30,6 +30,8 @@ def _conv2d(x, w, stride, pad, dilation, groups):
     co, cig, kh, kw = w.shape
     oh = _out_size(x.shape[2], kh, stride[0], pad[0], pad[1], dilation[0])
     ow = _out_size(x.shape[3], kw, stride[1], pad[2], pad[3], dilation[1])
+    if x.size == 0 or w.size == 0:   # an empty batch / channel set: sums over nothing are 0 (as on the CPU)
+        return m.zeros((n, co, oh, ow), x.dtype)
     cols = _im2col(x, (kh, kw), stride, pad, dilation, (oh, ow))
     if groups == 1:
         out = m.matmul(w.reshape(co, -1), cols)
@@ -43,6 +45,8 @@ def _conv2d_backprop_input(dout, w, input_size, stride, pad, dilation, groups):
     n, c, h, wd = input_size
     co, cig, kh, kw = w.shape
     oh, ow = dout.shape[2:]
+    if dout.size == 0 or w.size == 0:
+        return m.zeros(input_size, dout.dtype)
     if groups == 1:
         dcols = m.matmul(w.reshape(co, -1).T, dout.reshape(n, co, -1))
     else:
@@ -56,6 +60,8 @@ def _conv2d_backprop_filter(dout, x, filter_size, stride, pad, dilation, groups)
     m = xp()
     n = x.shape[0]
     co, cig, kh, kw = filter_size
+    if dout.size == 0 or x.size == 0:
+        return m.zeros(filter_size, x.dtype)
     cols = _im2col(x, (kh, kw), stride, pad, dilation, dout.shape[2:])
     if groups == 1:
         dw = m.matmul(dout.reshape(n, co, -1), cols.transpose(0, 2, 1)).sum(0)

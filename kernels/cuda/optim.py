@@ -12,7 +12,7 @@ from numba import cuda
 
 from ... import device as _device
 from ..cpu import optim as _cpu_optim
-from .runtime import xp, launch
+from .runtime import xp, launch, SIM
 
 
 _CONSTANTS = {}     # (value, dtype) -> one-element device array: a host hyper-parameter is moved once, not per step
@@ -149,3 +149,29 @@ def _adam_wd(var, m, v, lr, beta1, beta2, epsilon, decay, gradient, use_locking)
 
 KERNELS = {"assign": _assign, "apply_momentum": _apply_momentum, "sgd": _sgd, "adam": _adam,
            "adam_weight_decay": _adam_wd}
+
+
+@cuda.jit
+def _descend_kernel(var, step, lr, n):
+    lr0 = lr[0]
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        var[i] -= lr0 * step[i]
+
+
+def matmul_apply_momentum(variable, accumulation, learning_rate, a, b, momentum, transpose_a, transpose_b):
+    """The ``matmul+apply_momentum`` node of ``passes/gemm_update.py`` on the GPU: ``accumulation = op(a) @ op(b) +
+    momentum * accumulation`` as one cuBLAS GEMM (alpha and beta read from device memory, so nothing is read back),
+    then ``variable -= lr * accumulation``. Other operands (non-contiguous state, mixed dtypes) and the simulator
+    take the matmul and the Momentum kernel separately."""
+    dt = a.dtype
+    if (not SIM and dt.char in "fd" and b.dtype == dt and variable.dtype == dt and accumulation.dtype == dt
+            and variable.flags.c_contiguous and accumulation.flags.c_contiguous):
+        from cupy import cublas
+        cublas.gemm("T" if transpose_a else "N", "T" if transpose_b else "N", a, b, out=accumulation,
+                    alpha=_s(1.0, dt).reshape(()), beta=_s(momentum, dt).reshape(()))
+        n = variable.size
+        launch(_descend_kernel, n, variable.reshape(-1), accumulation.reshape(-1), _s(learning_rate, dt), n)
+        return variable
+    m = xp()
+    gradient = m.matmul(a.T if transpose_a else a, b.T if transpose_b else b)
+    return _apply_momentum(variable, accumulation, learning_rate, gradient, momentum, False)

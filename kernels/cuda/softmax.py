@@ -80,6 +80,8 @@ def _rows(x, axis):
 
 
 def softmax(x, axis, log):
+    if x.size == 0:          # an empty axis or batch: nothing to normalise (cupy's max has no identity)
+        return xp().empty_like(x)
     rows = _rows(x, axis)
     if rows is not None:
         out = xp().empty_like(rows)
@@ -94,6 +96,8 @@ def softmax(x, axis, log):
 
 
 def softmax_grad(y, dy, axis, log):
+    if y.size == 0:
+        return xp().empty_like(y)
     rows = _rows(y, axis)
     if rows is not None:
         d = xp().ascontiguousarray(dy).reshape(rows.shape)

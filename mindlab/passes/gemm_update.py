@@ -18,7 +18,8 @@ It is done only when it cannot change what is computed:
   may be a view of (through transposes, reshapes, slices, tuples; a GEMM's or an elementwise op's result is new
   memory), and an effect may write the alias roots of its inputs;
 * plain Momentum (not Nesterov, which needs the gradient itself), 2-D float operands of the parameter's dtype;
-* CPU with MKL's GEMM loaded (kernels/cpu/mkl.py).
+* CPU with MKL's GEMM loaded (kernels/cpu/mkl.py), or the GPU (cuBLAS's GEMM through cupy, with ``beta`` read
+  from device memory: kernels/cuda/optim.py).
 
 At run time the kernel still checks its operands (contiguous, writeable state) and otherwise computes the matmul
 and the update separately with the registered kernels, so the fused node is never less general than the two it
@@ -114,9 +115,21 @@ def _blocks(effect, operand_roots, memo):
     return any(operand_roots & _alias_roots(i, memo) for i in effect.inputs)
 
 
+def _gpu_kernel():
+    """The GPU kernel (kernels/cuda/optim.py), installed on first use: the GPU backend loads only on a GPU."""
+    if "GPU" not in matmul_apply_momentum_p.impl:
+        from ..kernels.cuda import optim as _cuda_optim
+        from ..kernels.cuda.runtime import gpu_kernel
+        matmul_apply_momentum_p.impl["GPU"] = gpu_kernel(_cuda_optim.matmul_apply_momentum,
+                                                         "matmul+apply_momentum_gpu", inplace=True)
+
+
 def fuse_gemm_update(graph):
     """Fold matmul gradients into their Momentum updates in ``graph`` and its subgraphs (in place)."""
-    if _context.get_context("device_target") != "CPU" or not _mkl.available():
+    device = _context.get_context("device_target")
+    if device == "GPU":
+        _gpu_kernel()
+    elif device != "CPU" or not _mkl.available():
         return graph
     for g in graph.all_graphs():
         users = {}

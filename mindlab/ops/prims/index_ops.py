@@ -12,6 +12,7 @@ import operator
 
 import numpy as np
 
+from ... import device as _device
 from ...errors import ShapeError, DTypeError, MindlabError, where
 from ...tensor import Tensor, _wrap
 from ..abstract import AbstractTensor, norm_axis, broadcast_shapes
@@ -271,6 +272,11 @@ def _index_arrays(x, index, op="tensor_getitem"):
     return out
 
 
+def _host_entries(entries):
+    """The index entries with device (cupy) arrays copied to the host, for numpy's position arithmetic."""
+    return [_device.host(e) if _device.is_device_array(e) else e for e in entries]
+
+
 def _single_array_axis(entries, ndim):
     """(position, axis of the basic-indexed result) when ``entries`` has exactly one array (integer, or 1-D bool)
     and no int/bool scalars (which numpy would treat as array indices too); else None."""
@@ -320,8 +326,8 @@ def _advanced_getitem(x, index):
                 arr = arr + (arr < 0).astype(arr.dtype) * n
         return bind(gather_p, y, _wrap(arr), axis=axis)
     # general case: the flat positions numpy's indexing picks, then one gather from the flattened tensor
-    try:
-        ids = np.arange(x.size).reshape(x.shape)[tuple(entries)]
+    try:   # (positions are computed on the host: device index arrays come over, an explicit data-dependent move)
+        ids = np.arange(x.size).reshape(x.shape)[tuple(_host_entries(entries))]
     except IndexError as exc:
         raise _error("tensor_getitem", exc, [x]) from None
     return bind(gather_p, reshape(x, (-1,)), _wrap(np.asarray(ids)), axis=0)
@@ -351,7 +357,8 @@ def tensor_setitem(x, index, value):
     if idx is not None:
         return bind(tensor_setitem_p, x, value, index=idx)
     try:
-        ids = np.asarray(np.arange(x.size).reshape(x.shape)[tuple(_index_arrays(x, index, "tensor_setitem"))])
+        ids = np.asarray(np.arange(x.size).reshape(x.shape)[
+            tuple(_host_entries(_index_arrays(x, index, "tensor_setitem")))])
     except IndexError as exc:
         raise _error("tensor_setitem", exc, [x]) from None
     try:
