@@ -6,7 +6,10 @@ OpenBLAS is 1.05-1.4x slower than MKL, the BLAS PyTorch uses (docs/benchmarks.md
 those products. The ``mkl`` wheel from PyPI installs ``libmkl_rt`` into ``<prefix>/lib``; this module loads it with
 ctypes and calls its GEMMs on the numpy arrays' memory, with transposition expressed through the BLAS flags rather
 than copies. Threads: MKL's GNU OpenMP layer when ``libgomp`` is present (the thread count follows
-``threadpoolctl`` limits like any BLAS), otherwise its sequential layer.
+``threadpoolctl`` limits like any BLAS), otherwise its sequential layer. A product below ``blas.SMALL_FLOPS`` runs
+on one thread (``mkl_set_num_threads_local`` around the call, a thread-local setting that costs well under a µs):
+on a 2-core machine shared with other processes MKL's two threads made every small GEMM of a LeNet step take
+1.5-2 ms instead of 0.05-0.3 (the same starvation blas.py describes for OpenBLAS).
 
 ``gemm(a, b)`` returns ``a @ b`` or ``None`` when MKL is absent or the operands are not a case it takes (dtypes other
 than float32/float64, empty dimensions, batch strides that do not collapse to one): the caller then uses numpy.
@@ -53,6 +56,8 @@ def _load():
             pass
         lib.MKL_Set_Threading_Layer.argtypes = [ctypes.c_int]
         lib.MKL_Set_Threading_Layer(layer)
+        lib.MKL_Set_Num_Threads_Local.argtypes = [ctypes.c_int]
+        lib.MKL_Set_Num_Threads_Local.restype = ctypes.c_int
         ints, ptr = [ctypes.c_int] * 6, ctypes.c_void_p
         for name, real in (("s", ctypes.c_float), ("d", ctypes.c_double)):
             f = getattr(lib, f"cblas_{name}gemm")
@@ -127,10 +132,26 @@ def _operands(a, b):
     return m, n, k, ma, mb, ctypes.c_double, "d"
 
 
+SMALL_FLOPS = [1 << 25]     # set from blas.SMALL_FLOPS (per-matrix flops below which one thread runs a product)
+
+
+def _call(small, fn, *args):
+    """``fn(*args)``, on one MKL thread when ``small``."""
+    if not small:
+        return fn(*args)
+    lib = _lib()
+    saved = lib.MKL_Set_Num_Threads_Local(1)
+    try:
+        return fn(*args)
+    finally:
+        lib.MKL_Set_Num_Threads_Local(saved)
+
+
 def _gemm2d(ops, a, b, c, beta):
     m, n, k, ma, mb, real, prefix = ops
-    getattr(_lib(), f"cblas_{prefix}gemm")(_ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1],
-                                           b.ctypes.data, mb[1], real(beta), c.ctypes.data, n)
+    _call(2 * m * n * k < SMALL_FLOPS[0], getattr(_lib(), f"cblas_{prefix}gemm"),
+          _ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1], b.ctypes.data, mb[1], real(beta),
+          c.ctypes.data, n)
 
 
 def gemm(a, b):
@@ -152,7 +173,7 @@ def gemm(a, b):
     if sa is None or sb is None or count == 0 or count > 2 ** 31 - 1:
         return None
     out = np.empty(batch + (m, n), a.dtype)
-    getattr(_lib(), f"cblas_{prefix}gemm_batch_strided")(
+    _call(2 * m * n * k < SMALL_FLOPS[0], getattr(_lib(), f"cblas_{prefix}gemm_batch_strided"),
         _ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1], sa, b.ctypes.data, mb[1], sb,
         real(0.0), out.ctypes.data, n, m * n, count)
     return out
