@@ -12,7 +12,10 @@ on a 2-core machine shared with other processes MKL's two threads made every sma
 1.5-2 ms instead of 0.05-0.3 (the same starvation blas.py describes for OpenBLAS).
 
 ``gemm(a, b)`` returns ``a @ b`` or ``None`` when MKL is absent or the operands are not a case it takes (dtypes other
-than float32/float64, empty dimensions, batch strides that do not collapse to one): the caller then uses numpy.
+than float32/float64, empty dimensions, batch strides that do not collapse to one, or fewer than ``MIN_FLOPS``
+flops in all): the caller then uses numpy. A call through ctypes costs 25-30 µs of Python on this 2-core VM
+(``ndarray.ctypes.data`` alone is 3 µs) and MKL's own small-product path is slower than OpenBLAS's, so tiny
+products go to numpy (measured: 128x512 @ 512x10, 75 µs numpy vs 109 µs here; 32x400 @ 400x120, 118 vs 197 µs).
 ``MINDLAB_BLAS=numpy`` turns MKL off.
 """
 import ctypes
@@ -27,6 +30,7 @@ __all__ = ["available", "gemm", "gemm_into", "library_path"]
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _THREADING_SEQUENTIAL, _THREADING_GNU = 1, 3
 _state = {"lib": False, "path": None}     # lib: False = not tried yet, None = unavailable
+_FN = {}                                  # (dtype char, "gemm" | "gemm_batch_strided") -> the typed ctypes routine
 
 
 def _candidates():
@@ -59,11 +63,11 @@ def _load():
         lib.MKL_Set_Num_Threads_Local.argtypes = [ctypes.c_int]
         lib.MKL_Set_Num_Threads_Local.restype = ctypes.c_int
         ints, ptr = [ctypes.c_int] * 6, ctypes.c_void_p
-        for name, real in (("s", ctypes.c_float), ("d", ctypes.c_double)):
-            f = getattr(lib, f"cblas_{name}gemm")
+        for char, name, real in (("f", "s", ctypes.c_float), ("d", "d", ctypes.c_double)):
+            f = _FN[char, "gemm"] = getattr(lib, f"cblas_{name}gemm")
             f.restype = None
             f.argtypes = ints + [real, ptr, ctypes.c_int, ptr, ctypes.c_int, real, ptr, ctypes.c_int]
-            f = getattr(lib, f"cblas_{name}gemm_batch_strided")
+            f = _FN[char, "gemm_batch_strided"] = getattr(lib, f"cblas_{name}gemm_batch_strided")
             f.restype = None
             f.argtypes = ints + [real, ptr, ctypes.c_int, ctypes.c_longlong, ptr, ctypes.c_int, ctypes.c_longlong,
                                  real, ptr, ctypes.c_int, ctypes.c_longlong, ctypes.c_int]
@@ -90,10 +94,11 @@ def library_path():
 
 
 def _matrix(x):
-    """(trans flag, leading dimension) describing 2-D ``x`` in place, or None when its strides need a copy."""
+    """(trans flag, leading dimension) describing the last two dims of ``x`` in place (the first matrix of a batch),
+    or None when its strides need a copy."""
     isz = x.itemsize
-    s0, s1 = x.strides
-    r, c = x.shape
+    s0, s1 = x.strides[-2:]
+    r, c = x.shape[-2:]
     if (s1 == isz or c == 1) and s0 % isz == 0 and s0 // isz >= max(c, 1):
         return _NO_TRANS, max(s0 // isz, c, 1)
     if (s0 == isz or r == 1) and s1 % isz == 0 and s1 // isz >= max(r, 1):
@@ -116,7 +121,7 @@ def _batch_stride(x, batch):
 
 
 def _operands(a, b):
-    """(m, n, k, flags/leading dims of a, of b, ctypes real, routine prefix) for ``a @ b``, or None when MKL is absent
+    """(m, n, k, flags/leading dims of a, of b, dtype char) for ``a @ b``, or None when MKL is absent
     or does not take these operands (dtypes other than float32/float64, empty dims, strides needing a copy)."""
     if _lib() is None or a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype.char not in "fd":
         return None
@@ -124,14 +129,13 @@ def _operands(a, b):
     n = b.shape[-1]
     if m == 0 or n == 0 or k == 0 or b.shape[-2] != k:
         return None
-    ma, mb = _matrix(a[(0,) * (a.ndim - 2)]), _matrix(b[(0,) * (b.ndim - 2)])
+    ma, mb = _matrix(a), _matrix(b)
     if ma is None or mb is None:
         return None
-    if a.dtype.char == "f":
-        return m, n, k, ma, mb, ctypes.c_float, "s"
-    return m, n, k, ma, mb, ctypes.c_double, "d"
+    return m, n, k, ma, mb, a.dtype.char
 
 
+MIN_FLOPS = int(os.environ.get("MINDLAB_MKL_MIN_FLOPS", 1 << 22))   # 4.2 MFLOP: smaller products go to numpy
 SMALL_FLOPS = [1 << 25]     # set from blas.SMALL_FLOPS (per-matrix flops below which one thread runs a product)
 
 
@@ -148,10 +152,9 @@ def _call(small, fn, *args):
 
 
 def _gemm2d(ops, a, b, c, beta):
-    m, n, k, ma, mb, real, prefix = ops
-    _call(2 * m * n * k < SMALL_FLOPS[0], getattr(_lib(), f"cblas_{prefix}gemm"),
-          _ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1], b.ctypes.data, mb[1], real(beta),
-          c.ctypes.data, n)
+    m, n, k, ma, mb, char = ops
+    _call(2 * m * n * k < SMALL_FLOPS[0], _FN[char, "gemm"],
+          _ROW_MAJOR, ma[0], mb[0], m, n, k, 1.0, a.ctypes.data, ma[1], b.ctypes.data, mb[1], beta, c.ctypes.data, n)
 
 
 def gemm(a, b):
@@ -159,7 +162,9 @@ def gemm(a, b):
     ops = _operands(a, b)
     if ops is None:
         return None
-    m, n, k, ma, mb, real, prefix = ops
+    m, n, k, ma, mb, char = ops
+    if 2 * m * n * k * max(a.size // (m * k), b.size // (k * n)) < MIN_FLOPS:
+        return None
     if a.ndim == 2 and b.ndim == 2:
         out = np.empty((m, n), a.dtype)
         _gemm2d(ops, a, b, out, 0.0)
@@ -173,9 +178,9 @@ def gemm(a, b):
     if sa is None or sb is None or count == 0 or count > 2 ** 31 - 1:
         return None
     out = np.empty(batch + (m, n), a.dtype)
-    _call(2 * m * n * k < SMALL_FLOPS[0], getattr(_lib(), f"cblas_{prefix}gemm_batch_strided"),
-        _ROW_MAJOR, ma[0], mb[0], m, n, k, real(1.0), a.ctypes.data, ma[1], sa, b.ctypes.data, mb[1], sb,
-        real(0.0), out.ctypes.data, n, m * n, count)
+    _call(2 * m * n * k < SMALL_FLOPS[0], _FN[char, "gemm_batch_strided"],
+          _ROW_MAJOR, ma[0], mb[0], m, n, k, 1.0, a.ctypes.data, ma[1], sa, b.ctypes.data, mb[1], sb,
+          0.0, out.ctypes.data, n, m * n, count)
     return out
 
 

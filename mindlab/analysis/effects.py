@@ -32,6 +32,12 @@ WRITES = {
     "adam_weight_decay": (0, 1, 2),       # var, m, v
 }
 
+
+def written_positions(op):
+    """The input positions the effect primitive ``op`` writes: ``WRITES``, or a generated primitive's own
+    ``writes`` (the fused nodes of passes, e.g. passes/gemm_update.py); None when unknown (all inputs)."""
+    return WRITES.get(op.name, getattr(op, "writes", None))
+
 # Primitives whose CPU kernel may return an input itself or a view sharing its memory (tests/analysis audits the
 # registry's kernels against this list). Effect primitives also return their (updated) input.
 VIEW_OPS = frozenset({"identity", "stop_gradient", "cast", "reshape", "transpose", "expand_dims", "squeeze",
@@ -44,8 +50,9 @@ def aliased_inputs(node):
     builtins, loops, calls and unknown ops; none for other primitives."""
     op = node.op
     if isinstance(op, Primitive):
-        if op.name in WRITES:
-            return [node.inputs[k] for k in WRITES[op.name]]
+        writes = written_positions(op)
+        if writes is not None:
+            return [node.inputs[k] for k in writes]
         return list(node.inputs) if op.effect or op.name in VIEW_OPS else []
     if op is IF:
         return list(node.inputs[1:])
@@ -100,7 +107,7 @@ class EffectInfo:
     def _close_written(self, graphs, roots_of):
         for g in graphs:
             for r in roots_of[id(g)]:
-                writes = WRITES.get(r.op.name) if isinstance(r.op, Primitive) else None
+                writes = written_positions(r.op) if isinstance(r.op, Primitive) else None
                 for k, i in enumerate(r.inputs):
                     if writes is None or k in writes:
                         self._mark(i)

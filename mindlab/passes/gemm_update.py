@@ -13,10 +13,10 @@ program order and the graph's effect list are unchanged) and takes the matmul's 
 It is done only when it cannot change what is computed:
 
 * the matmul has no other user (its value is not needed elsewhere);
-* no effect between the matmul and the update may write memory the matmul's operands share (the GEMM now runs
-  at the update's position, so it must read the same values): an operand's *alias roots* are the parameters it
-  may be a view of (through transposes, reshapes, slices, tuples; a GEMM's or an elementwise op's result is new
-  memory), and an effect may write the alias roots of its inputs;
+* no effect runs between the matmul and the update when an effect may write the matmul's operands' storage
+  (``analysis.effects.EffectInfo``: written inputs closed over views): the GEMM now runs at the update's position,
+  so it must read the same values;
+* the product is not tiny (``mkl.MIN_FLOPS``): below it one more library call costs more than the pass saves;
 * plain Momentum (not Nesterov, which needs the gradient itself), 2-D float operands of the parameter's dtype;
 * CPU with MKL's GEMM loaded (kernels/cpu/mkl.py), or the GPU (cuBLAS's GEMM through cupy, with ``beta`` read
   from device memory: kernels/cuda/optim.py).
@@ -28,18 +28,18 @@ replaces. Runs after autodiff (the fused node is not differentiable) and before 
 import numpy as np
 
 from .. import context as _context
-from ..ir.anf import Apply, Param
+from ..ir.anf import Apply
 from ..ops.registry import Primitive, Cost, not_differentiable
 from ..ops.shard import ShardSpec
-from ..ops.prims.linalg_ops import matmul_p, batch_matmul_p
+from ..ops.prims.linalg_ops import matmul_p
 from ..ops.prims.optim_ops import apply_momentum_p
 from ..kernels.cpu import mkl as _mkl
 from ..kernels.cpu import optim as _optim
 from .dce import effect_roots
+from ..analysis.effects import EffectInfo
 
 __all__ = ["fuse_gemm_update", "matmul_apply_momentum_p"]
 
-_GEMMS = (matmul_p, batch_matmul_p)
 
 
 def _kernel(variable, accumulation, learning_rate, a, b, momentum, transpose_a, transpose_b):
@@ -76,43 +76,17 @@ def _shard(variable, accumulation, learning_rate, a, b, momentum, transpose_a, t
     return ShardSpec(ins, (("m", "n"),), inplace=(0, 1), why=k_dims)
 
 
-matmul_apply_momentum_p = Primitive(
+class _FusedUpdate(Primitive):
+    """A generated effect primitive that names the inputs it writes (``analysis.effects.written_positions``)."""
+    __slots__ = ("writes",)
+
+
+matmul_apply_momentum_p = _FusedUpdate(
     "matmul+apply_momentum", _infer, {"CPU": _kernel},
     not_differentiable("fused after differentiation: the gemm-update pass runs after autodiff"), _cost,
     effect=True, shard=_shard, doc="apply_momentum whose gradient is matmul(a, b): accumulation = a @ b + momentum * "
                      "accumulation in one GEMM, then variable -= lr * accumulation.")
-
-
-def _fresh(node):
-    """Whether ``node``'s kernel always returns a new array (so its value cannot alias a parameter): GEMMs and
-    elementwise ops (numpy ufuncs, fused kernels), except ``cast``, which may return its input."""
-    op = node.op
-    if not isinstance(op, Primitive):
-        return False
-    return op in _GEMMS or op.fused_expr is not None or (op.fuse is not None and op.name != "cast")
-
-
-def _alias_roots(node, memo):
-    """Parameters whose memory ``node``'s value may share (views: transpose, reshape, slices, tuples...)."""
-    key = id(node)
-    if key not in memo:
-        memo[key] = set()              # (no cycles in a graph; this also stops repeated work)
-        if isinstance(node, Param):
-            memo[key] = {key}
-        elif isinstance(node, Apply) and not _fresh(node):
-            roots = set()
-            for i in node.inputs:
-                roots |= _alias_roots(i, memo)
-            memo[key] = roots
-    return memo[key]
-
-
-def _blocks(effect, operand_roots, memo):
-    """Whether the effect node may write memory the matmul's operands share: a primitive writes (at most) its
-    inputs; a call or control-flow node with effects inside may write anything."""
-    if not isinstance(effect.op, Primitive):
-        return True
-    return any(operand_roots & _alias_roots(i, memo) for i in effect.inputs)
+matmul_apply_momentum_p.writes = (0, 1)         # variable, accumulation
 
 
 def _gpu_kernel():
@@ -131,6 +105,7 @@ def fuse_gemm_update(graph):
         _gpu_kernel()
     elif device != "CPU" or not _mkl.available():
         return graph
+    info = []                                  # EffectInfo, made at the first candidate (most graphs have none)
     for g in graph.all_graphs():
         users = {}
         for n in g.nodes:
@@ -146,7 +121,6 @@ def fuse_gemm_update(graph):
                             users[id(i)] = users.get(id(i), 0) + 1
         position = {id(n): k for k, n in enumerate(g.nodes)}
         roots = {id(m) for m in effect_roots(g)}
-        memo = {}
         dropped = set()
         for k, n in enumerate(g.nodes):
             if n.op is not apply_momentum_p or n.attrs.get("use_nesterov"):
@@ -157,10 +131,14 @@ def fuse_gemm_update(graph):
                     or var.abstract.dtype.np not in (np.float32, np.float64)):
                 continue
             a, b = grad.inputs
-            operand_roots = _alias_roots(a, memo) | _alias_roots(b, memo)
-            between = g.nodes[position[id(grad)] + 1:k]
-            if any(id(m) in roots and _blocks(m, operand_roots, memo) for m in between):
+            flops = 2 * var.abstract.size * (a.abstract.shape[0] if grad.attrs["transpose_a"] else a.abstract.shape[1])
+            if flops < _mkl.MIN_FLOPS:     # a tiny product: the separate kernels cost less than one more ctypes call
                 continue
+            if not info:
+                info.append(EffectInfo(graph))
+            if ((info[0].is_written(a) or info[0].is_written(b))
+                    and any(id(m) in roots for m in g.nodes[position[id(grad)] + 1:k])):
+                continue   # an effect between the two may write what the GEMM reads: it must not move
             n.op = matmul_apply_momentum_p
             n.inputs = (var, acc, lr, a, b, mom)
             n.attrs = {"transpose_a": grad.attrs["transpose_a"], "transpose_b": grad.attrs["transpose_b"]}

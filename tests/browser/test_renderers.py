@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from mindlab.passes.pipeline import PIPELINE
 
 pytestmark = pytest.mark.browser
 
@@ -282,7 +283,7 @@ def test_the_inspector_panel_lists_compiles_and_gradients(report):
     titles = ins["titles"]                                  # newest first
     assert len(titles) == 2, titles
     assert titles[1].startswith("#1 compiled construct") and titles[0].startswith("#2 gradient of Gate")
-    assert ins["passRows"] == 7
+    assert ins["passRows"] == len(PIPELINE)                  # one row per pass of the pipeline
     assert ins["viewerTitle"].endswith("(optimized)")
     assert ins["viewerNodes"] > 0 and f"{ins['viewerNodes']} nodes" in ins["viewerInfo"]
     assert "optimized graph" in ins["viewerInfo"]

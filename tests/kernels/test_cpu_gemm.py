@@ -11,6 +11,12 @@ needs_mkl = pytest.mark.skipif(not mkl.available(), reason="the mkl wheel is not
 rng = np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True)
+def _every_size_to_mkl(monkeypatch):
+    """These shapes are tiny: let MKL take them anyway (by default products under MIN_FLOPS go to numpy)."""
+    monkeypatch.setattr(mkl, "MIN_FLOPS", 0)
+
+
 def _arr(shape, dtype):
     return rng.standard_normal(shape).astype(dtype)
 
@@ -74,3 +80,13 @@ def test_dense_and_conv_training_use_the_route():
     gx, gw = ms.grad(lambda x_, w_: ms.ops.matmul(x_, w_.T).sum(), grad_position=(0, 1))(ms.Tensor(x), ms.Tensor(w))
     np.testing.assert_allclose(gx.asnumpy(), np.ones((16, 5)) @ w, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(gw.asnumpy(), np.ones((16, 5)).T @ x, rtol=1e-5, atol=1e-4)
+
+
+@needs_mkl
+def test_tiny_products_go_to_numpy(monkeypatch):
+    monkeypatch.setattr(mkl, "MIN_FLOPS", 1 << 22)
+    a, b = _arr((128, 512), np.float32), _arr((512, 10), np.float32)       # 1.3 MFLOP
+    assert mkl.gemm(a, b) is None
+    big = _arr((128, 512), np.float32), _arr((512, 512), np.float32)         # 67 MFLOP
+    assert mkl.gemm(*big) is not None
+    np.testing.assert_allclose(blas.matmul(a, b), a @ b, rtol=1e-5, atol=1e-5)

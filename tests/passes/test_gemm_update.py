@@ -29,6 +29,7 @@ FUSED = matmul_apply_momentum_p.name
 @pytest.fixture(autouse=True)
 def _graph_mode(monkeypatch):
     monkeypatch.setattr(pipeline, "CHECK", True)      # the fused node is re-typed by analysis.infer_graph
+    monkeypatch.setattr(mkl, "MIN_FLOPS", 0)          # these products are tiny: fuse them anyway
     ms.set_context(mode=ms.GRAPH_MODE)
     yield
     ms.set_context(mode=ms.PYNATIVE_MODE)
@@ -132,3 +133,25 @@ def test_kernel_falls_back_for_state_it_cannot_update_in_place():
     for var, acc in results:
         np.testing.assert_allclose(acc, want_acc, rtol=1e-6)
         np.testing.assert_allclose(var, var0 - 0.1 * want_acc, rtol=1e-5)
+
+
+@needs_rewrite
+def test_tiny_products_are_left_alone(monkeypatch):
+    monkeypatch.setattr(mkl, "MIN_FLOPS", 1 << 22)
+    losses, params, step, args = _train(ms.GRAPH_MODE, steps=1)
+    assert op_counts(step.compiled(*args).optimized)[FUSED] == 0
+
+
+@needs_rewrite
+def test_effect_analysis_knows_what_the_fused_node_writes():
+    """Only the variable and its accumulation are written: the GEMM's operands and the learning rate are not."""
+    from mindlab.analysis.effects import EffectInfo
+    _, _, step, args = _train(ms.GRAPH_MODE, steps=1)
+    g = step.compiled(*args).optimized
+    info = EffectInfo(g)
+    fused = [n for sub in g.all_graphs() for n in sub.nodes if n.op_name == FUSED]
+    assert fused
+    for n in fused:
+        var, acc, lr, a, b, mom = n.inputs
+        assert info.is_written(var) and info.is_written(acc)
+        assert not info.is_written(a) and not info.is_written(b) and not info.is_written(lr)
