@@ -7,8 +7,9 @@ this its first call would be mostly numba's set-up rather than mindlab parsing a
 loads one tiny cached kernel, which does the set-up; ``mindlab/__init__.py`` calls it at import (measured in
 docs/benchmarks.md: import time and first-call time are reported separately). ``MINDLAB_NUMBA_WARMUP=0`` skips it
 (for processes that never run a kernel, such as the ``mindlab.run`` launcher's parent). It also runs one tiny MKL
-GEMM when MKL is installed (kernels/cpu/mkl.py): MKL picks and loads its CPU-specific kernels and threading
-library on its first call, 15-30 ms measured here.
+GEMM when MKL is installed (kernels/cpu/mkl.py), big enough to start MKL's thread pool: MKL picks and loads its
+CPU-specific kernels and threading library on its first call, and a GRAPH_MODE MLP step's first GEMMs took 35 ms
+without this.
 """
 import os
 import time
@@ -35,7 +36,9 @@ def start():
         _tiny(np.int64(1))
     except Exception:       # an unusable numba cache directory: numba compiles in memory on first real use
         pass
-    from . import mkl
-    one = np.ones((2, 2), np.float32)
-    mkl.gemm(one, one)
+    from . import blas, mkl
+    if mkl.available():   # one product big enough for MKL and for its thread pool (blas.SMALL_FLOPS)
+        side = int(round((max(blas.SMALL_FLOPS, mkl.MIN_FLOPS) / 2) ** (1 / 3))) + 8
+        one = np.ones((side, side), np.float32)
+        mkl.gemm(one, one)
     SECONDS[0] = time.perf_counter() - t

@@ -54,16 +54,27 @@ class ParsedFunction:
 
     @classmethod
     def _parse(cls, file, lines):
+        """The file's AST with an index of its functions and lambdas by first line (one walk per file: a network's
+        layers live in a few large files, and walking each whole file per function cost ~8 ms a lookup)."""
         key = (file, len(lines), hash("".join(lines)))
         if key not in cls._files:
-            cls._files[key] = ast.parse("".join(lines))
+            tree = ast.parse("".join(lines))
+            index = {}
+            for n in ast.walk(tree):
+                if isinstance(n, ast.Lambda):
+                    index.setdefault(("<lambda>", n.lineno), []).append(n)
+                elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    first = n.decorator_list[0].lineno if n.decorator_list else n.lineno
+                    index.setdefault((n.name, first), []).append(n)
+            cls._files[key] = (tree, index)
         return cls._files[key]
 
     @staticmethod
-    def _find(tree, code, fn):
+    def _find(parsed, code, fn):
         first = code.co_firstlineno
+        _, index = parsed
+        cands = list(index.get((code.co_name, first), ()))
         if code.co_name == "<lambda>":
-            cands = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == first]
             if len(cands) > 1:   # several lambdas on one line: the one whose body starts where its code starts
                 starts = [(p[0], p[2]) for p in code.co_positions()
                           if p[0] is not None and p[2] is not None and (p[2], p[3]) != (0, 0)]
@@ -72,10 +83,6 @@ class ParsedFunction:
                     before = [n for n in cands if (n.body.lineno, n.body.col_offset) <= first_pos]
                     if before:
                         cands = [max(before, key=lambda n: (n.body.lineno, n.body.col_offset))]
-        else:
-            cands = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                     and n.name == code.co_name
-                     and (n.decorator_list[0].lineno if n.decorator_list else n.lineno) == first]
         if not cands:
             raise GraphModeSyntaxError(f"cannot find the source of {fn.__qualname__!r} in {code.co_filename}")
         if isinstance(cands[0], ast.AsyncFunctionDef):
