@@ -13,17 +13,13 @@ When the ``mkl`` wheel is installed, float32/float64 products go to MKL's GEMM i
 BLAS PyTorch uses, 1.05-1.4x faster than OpenBLAS on a training step's shapes), with the same size policy: a
 product below ``SMALL_FLOPS`` runs on one MKL thread.
 """
-import os
-
 import numpy as np
 
 from . import mkl as _mkl
 
 __all__ = ["matmul", "SMALL_FLOPS"]
 
-SMALL_FLOPS = int(os.environ.get("MINDLAB_BLAS_SMALL_FLOPS", 1 << 25))   # 33.5 MFLOP per matrix product
-
-_mkl.SMALL_FLOPS[0] = SMALL_FLOPS if SMALL_FLOPS > 0 else -1   # the same size policy for MKL's threads
+SMALL_FLOPS = _mkl.SMALL_FLOPS    # 33.5 MFLOP per matrix product (MINDLAB_BLAS_SMALL_FLOPS); MKL uses it too
 
 _state = {"libs": None, "saved": None}   # saved: the thread counts to restore after a run of small GEMMs
 

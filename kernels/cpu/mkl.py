@@ -136,7 +136,9 @@ def _operands(a, b):
 
 
 MIN_FLOPS = int(os.environ.get("MINDLAB_MKL_MIN_FLOPS", 1 << 22))   # 4.2 MFLOP: smaller products go to numpy
-SMALL_FLOPS = [1 << 25]     # set from blas.SMALL_FLOPS (per-matrix flops below which one thread runs a product)
+# Per-matrix flops below which a product runs on one thread: the size policy of kernels/cpu/blas.py (which
+# re-exports it), kept here because blas imports this module. MINDLAB_BLAS_SMALL_FLOPS=0 turns it off.
+SMALL_FLOPS = int(os.environ.get("MINDLAB_BLAS_SMALL_FLOPS", 1 << 25))   # 33.5 MFLOP
 
 
 def _call(small, fn, *args):
@@ -153,7 +155,7 @@ def _call(small, fn, *args):
 
 def _gemm2d(ops, a, b, c, beta):
     m, n, k, ma, mb, char = ops
-    _call(2 * m * n * k < SMALL_FLOPS[0], _FN[char, "gemm"],
+    _call(2 * m * n * k < SMALL_FLOPS, _FN[char, "gemm"],
           _ROW_MAJOR, ma[0], mb[0], m, n, k, 1.0, a.ctypes.data, ma[1], b.ctypes.data, mb[1], beta, c.ctypes.data, n)
 
 
@@ -178,7 +180,7 @@ def gemm(a, b):
     if sa is None or sb is None or count == 0 or count > 2 ** 31 - 1:
         return None
     out = np.empty(batch + (m, n), a.dtype)
-    _call(2 * m * n * k < SMALL_FLOPS[0], _FN[char, "gemm_batch_strided"],
+    _call(2 * m * n * k < SMALL_FLOPS, _FN[char, "gemm_batch_strided"],
           _ROW_MAJOR, ma[0], mb[0], m, n, k, 1.0, a.ctypes.data, ma[1], sa, b.ctypes.data, mb[1], sb,
           0.0, out.ctypes.data, n, m * n, count)
     return out

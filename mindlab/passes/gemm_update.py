@@ -41,13 +41,12 @@ from ..analysis.effects import EffectInfo
 __all__ = ["fuse_gemm_update", "matmul_apply_momentum_p"]
 
 
-
 def _kernel(variable, accumulation, learning_rate, a, b, momentum, transpose_a, transpose_b):
     x = a.T if transpose_a else a
     y = b.T if transpose_b else b
-    state_ok = all(s.flags.c_contiguous and s.flags.writeable and s.dtype == x.dtype
-                   for s in (variable, accumulation))
-    if state_ok and _mkl.gemm_into(x, y, accumulation, momentum.item()):
+    # (gemm_into checks the accumulation itself; the descent needs the variable in place too)
+    var_ok = variable.flags.c_contiguous and variable.flags.writeable and variable.dtype == x.dtype
+    if var_ok and _mkl.gemm_into(x, y, accumulation, momentum.item()):
         _optim.descend(variable.reshape(-1), accumulation.reshape(-1), learning_rate.item())
         return variable
     gradient = matmul_p.impl["CPU"](a, b, transpose_a=transpose_a, transpose_b=transpose_b)
@@ -106,19 +105,15 @@ def fuse_gemm_update(graph):
     elif device != "CPU" or not _mkl.available():
         return graph
     info = []                                  # EffectInfo, made at the first candidate (most graphs have none)
-    for g in graph.all_graphs():
-        users = {}
+    graphs = graph.all_graphs()
+    users = {}                                 # uses of each value, from any graph, outputs included
+    for g in graphs:
         for n in g.nodes:
             for i in n.inputs:
                 users[id(i)] = users.get(id(i), 0) + 1
         if g.output is not None:
             users[id(g.output)] = users.get(id(g.output), 0) + 1
-        for sub in graph.all_graphs():        # a value used inside another graph counts as used
-            if sub is not g:
-                for n in sub.nodes:
-                    for i in n.inputs:
-                        if i.graph is g:
-                            users[id(i)] = users.get(id(i), 0) + 1
+    for g in graphs:
         position = {id(n): k for k, n in enumerate(g.nodes)}
         roots = {id(m) for m in effect_roots(g)}
         dropped = set()
@@ -131,9 +126,8 @@ def fuse_gemm_update(graph):
                     or var.abstract.dtype.np not in (np.float32, np.float64)):
                 continue
             a, b = grad.inputs
-            flops = 2 * var.abstract.size * (a.abstract.shape[0] if grad.attrs["transpose_a"] else a.abstract.shape[1])
-            if flops < _mkl.MIN_FLOPS:     # a tiny product: the separate kernels cost less than one more ctypes call
-                continue
+            if matmul_p.cost(a.abstract, b.abstract, **grad.attrs).flops < _mkl.MIN_FLOPS:
+                continue   # a tiny product: the separate kernels cost less than one more ctypes call
             if not info:
                 info.append(EffectInfo(graph))
             if ((info[0].is_written(a) or info[0].is_written(b))
