@@ -292,17 +292,17 @@ def bench_mlp(libs, quick):
     if "jax" in libs:
         makers["jax jit"] = lambda: step_jax(libs["jax"])
     makers["numpy (by hand)"] = step_numpy
-    res, losses = {}, {}
+    steps, losses = {}, {}
     for name, make in makers.items():
         try:
-            step = make()
-            losses[name] = float(step())   # also compiles / warms caches
+            steps[name] = make()
+            losses[name] = float(steps[name]())   # also compiles / warms caches
         except Exception as exc:   # a library without the pieces this needs: skip it, say why
+            steps.pop(name, None)
             print(f"# {name}: skipped ({type(exc).__name__}: {exc})")
-            continue
-        res[name] = _median_per_call(step, 1, repeats, warmup) * 1e3
+    res = {name: t * 1e3 for name, t in interleaved_medians(steps, repeats, warmup).items()}
     print(f"\n## (b) MLP train step: batch {BATCH}, {'-'.join(map(str, SIZES))}, ReLU, softmax cross-entropy, "
-          f"Momentum lr {LR}/{MOMENTUM} (ms/step, median of {repeats})\n")
+          f"Momentum lr {LR}/{MOMENTUM} (ms/step, median of {repeats}, implementations in alternating blocks)\n")
     ref = res.get("torch eager")
     print("| implementation | ms/step | vs torch eager | first-step loss |")
     print("|---|---:|---:|---:|")
