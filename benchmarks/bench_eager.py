@@ -77,6 +77,55 @@ def interleaved_medians(steps, repeats, warmup, block=5, pause=0.2):
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def child_median(make, repeats, warmup):
+    """In a child process (``process_rounds``): build one step with ``make``, warm it up, and print the median
+    seconds per step over ``repeats`` steps as the last line of stdout."""
+    step = make()
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    print(f"median_seconds {statistics.median(times)!r}")
+
+
+def process_rounds(script, part, names, rounds, extra_args=()):
+    """Median seconds per step of each implementation in ``names``, each timed in a fresh process of its own:
+    ``script --child PART NAME`` (which calls ``child_median``), in ``rounds`` rounds that take the implementations in
+    turn. Returns (name -> median over rounds, name -> the per-round list).
+
+    Why processes: in one process the libraries' worker threads meet. torch (its own OpenMP and MKL), mindlab (MKL
+    on the system's GNU OpenMP, numba) and JAX (Eigen) each keep two threads per core-pair alive; measured here on the
+    MLP step, both torch and mindlab ran ~1.5x slower inside a shared process than alone (torch 10.0 vs 4.7-7.6 ms,
+    mindlab 9.0 vs 6.0-6.1 ms), torch more so, which flattered mindlab's ratio (0.90x in one process against
+    1.0-1.15x alone). A user runs one library at a time; so does this. Rounds take the implementations in turn so
+    the machine's drift (tens of percent within a minute on this VM) reaches all of them alike; the ratios to report
+    are medians of per-round ratios (``round_ratios``)."""
+    per = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            out = subprocess.run([sys.executable, script, "--child", part, name, *extra_args], capture_output=True,
+                                 text=True, timeout=600)
+            lines = [l for l in out.stdout.splitlines() if l.startswith("median_seconds ")]
+            if out.returncode or not lines:
+                print(f"# {name}: skipped (child failed: {out.stderr.strip()[-300:]})")
+                per.pop(name)
+                names = [n for n in names if n != name]
+                break
+            per[name].append(float(lines[-1].split()[1]))
+    return {name: statistics.median(v) for name, v in per.items() if v}, per
+
+
+def round_ratios(per, ref_name):
+    """name -> median over rounds of (its time / ``ref_name``'s time in the same round)."""
+    ref = per.get(ref_name)
+    if not ref:
+        return {}
+    return {name: statistics.median(a / b for a, b in zip(v, ref)) for name, v in per.items()}
+
+
 # ----------------------------------------------------------------------------------------------- (a) tiny ops
 def _tiny_mindlab(ms, a, b, m, n):
     ops = ms.ops
@@ -331,7 +380,7 @@ def cap_xla_threads(n):
                                f"intra_op_parallelism_threads={n}").strip()
 
 
-def _cap_threads(n, libs):
+def _cap_threads(n, libs, quiet=False):
     """Cap the thread pools of the libraries loaded now (OpenBLAS, OpenMP, torch's intra-op pool) at n."""
     if "torch" in libs:
         libs["torch"].set_num_threads(n)
@@ -346,6 +395,8 @@ def _cap_threads(n, libs):
         print("# threadpoolctl not installed: BLAS threads are not capped")
         return
     threadpool_limits(limits=n)
+    if quiet:
+        return
     pools = sorted({f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info()})
     numba = sys.modules.get("numba")
     print(f"# thread pools: {', '.join(pools)}" + (f", numba={numba.get_num_threads()}" if numba else "") +

@@ -1,13 +1,16 @@
 """GRAPH_MODE: compiled train steps and compile time, side by side with PyTorch eager, JAX jit and numpy.
 
-    .venv/bin/python benchmarks/bench_graph.py [--threads 1] [--quick]
+    .venv/bin/python benchmarks/bench_graph.py [--threads 1] [--rounds 5] [--quick]
 
 (a) MLP train step (784-512-512-10, batch 128, Momentum; the same step and data as bench_eager.py): mindlab
     GRAPH_MODE (TrainOneStepCell compiled to one graph: forward, backward and update), mindlab PyNative, PyTorch
     eager, JAX jit, numpy by hand.
 (b) LeNet-5 train step (batch 32, 1x32x32, Momentum): mindlab GRAPH_MODE and PyNative vs PyTorch eager.
 (c) First call of the MLP step in GRAPH_MODE: parse + compile + run, in a fresh process.
-Medians of repeated steps after warm-up; ratios to PyTorch eager. Results go to docs/benchmarks.md.
+Each implementation of (a) and (b) runs alone in a fresh process that imports only its own library, in rounds that
+take the implementations in turn (``bench_eager.process_rounds``: in one shared process the libraries' thread pools
+slowed each other, torch most). Reported: per implementation the median over rounds of its median step time, and
+the median of the per-round ratios to PyTorch eager. Results go to docs/benchmarks.md.
 """
 import argparse
 import os
@@ -83,16 +86,6 @@ def lenet_torch(torch):
     return step
 
 
-def table(title, res, ref_name):
-    print(f"\n## {title}\n")
-    ref = res.get(ref_name)
-    print("| implementation | ms/step | vs torch eager |")
-    print("|---|---:|---:|")
-    for name, v in res.items():
-        print(f"| {name} | {v:.2f} | {f'{v / ref:.2f}x' if ref else '—'} |")
-    return ref
-
-
 def first_call_seconds(cache_dir=None):
     """(import seconds, first-call seconds) of the GRAPH_MODE MLP step in a fresh interpreter: the first call is
     parse + compile + run (the import, which includes numba's one-time target set-up, is reported separately).
@@ -111,55 +104,65 @@ def first_call_seconds(cache_dir=None):
     return float(imp), float(first)
 
 
+def _makers(part, lib):
+    """implementation name -> (library it needs, maker of its step) for ``part`` ("mlp" or "lenet")."""
+    if part == "mlp":
+        return {"mindlab GRAPH_MODE": ("mindlab", lambda ms: be.step_mindlab(ms, ms.GRAPH_MODE)),
+                "mindlab PyNative": ("mindlab", lambda ms: be.step_mindlab(ms, ms.PYNATIVE_MODE)),
+                "torch eager": ("torch", be.step_torch),
+                "jax jit": ("jax", be.step_jax),
+                "numpy (by hand)": ("numpy", lambda np_: be.step_numpy())}
+    return {"mindlab GRAPH_MODE": ("mindlab", lambda ms: lenet_mindlab(ms, ms.GRAPH_MODE)),
+            "mindlab PyNative": ("mindlab", lambda ms: lenet_mindlab(ms, ms.PYNATIVE_MODE)),
+            "torch eager": ("torch", lenet_torch)}
+
+
+def _child(part, name, threads, repeats, warmup):
+    """One implementation alone in this process: only its own library is imported."""
+    lib_name, make = _makers(part, None)[name]
+    if threads and lib_name == "jax":
+        be.cap_xla_threads(threads)
+    lib = np if lib_name == "numpy" else __import__(lib_name)
+    if threads:
+        be._cap_threads(threads, {lib_name: lib}, quiet=True)
+    be.child_median(lambda: make(lib), repeats, warmup)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, metavar="N")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of fresh processes, one per implementation")
+    ap.add_argument("--child", nargs=2, metavar=("PART", "NAME"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.threads:
-        be.cap_xla_threads(args.threads)
-    libs = {}
-    for name in ("mindlab", "torch", "jax"):
-        mod = be._optional(name)
-        if mod is not None:
-            libs[name] = mod
-    ms = libs["mindlab"]
+    repeats, warmup = (5, 2) if args.quick else (40, 10)
+    if args.child:
+        _child(*args.child, args.threads, repeats, warmup)
+        return 0
+    available = {name for name in ("mindlab", "torch", "jax") if be._optional(name) is not None} | {"numpy"}
     print(f"# {be.machine()}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    if args.threads:
-        be._cap_threads(args.threads, libs)
-    repeats, warmup = (5, 2) if args.quick else (50, 10)
+    rounds = 2 if args.quick else args.rounds
+    extra = ("--threads", str(args.threads)) if args.threads else ()
+    extra += ("--quick",) if args.quick else ()
 
-    def timed(makers):
-        steps = {}
-        for name, make in makers.items():
-            steps[name] = make()
-            steps[name]()      # compiles / warms caches
-        return {name: t * 1e3 for name, t in be.interleaved_medians(steps, repeats, warmup).items()}
+    def measure(part, title, target):
+        names = [n for n, (lib, _) in _makers(part, None).items() if lib in available]
+        med, per = be.process_rounds(os.path.abspath(__file__), part, names, rounds, extra)
+        ratios = be.round_ratios(per, "torch eager")
+        print(f"\n## {title} (ms/step: median over {rounds} rounds of the median of {repeats} steps; each "
+              f"implementation in a fresh process of its own, taken in turn)\n")
+        print("| implementation | ms/step | per round | vs torch eager (median of per-round ratios) |")
+        print("|---|---:|---|---:|")
+        for name, v in med.items():
+            ratio = f"{ratios[name]:.2f}x" if name in ratios else "—"
+            print(f"| {name} | {v * 1e3:.2f} | {' '.join(f'{x * 1e3:.2f}' for x in per[name])} | {ratio} |")
+        if "mindlab GRAPH_MODE" in ratios:
+            r = ratios["mindlab GRAPH_MODE"]
+            print(f"\ntarget: GRAPH_MODE {title.split(' ')[1]} step <= {target}x PyTorch eager: {r:.2f}x -> "
+                  f"{'MET' if r <= target else 'NOT MET'}")
 
-    makers = {"mindlab GRAPH_MODE": lambda: be.step_mindlab(ms, ms.GRAPH_MODE),
-              "mindlab PyNative": lambda: be.step_mindlab(ms, ms.PYNATIVE_MODE)}
-    if "torch" in libs:
-        makers["torch eager"] = lambda: be.step_torch(libs["torch"])
-    if "jax" in libs:
-        makers["jax jit"] = lambda: be.step_jax(libs["jax"])
-    makers["numpy (by hand)"] = be.step_numpy
-    mlp = timed(makers)
-    ref = table(f"(a) MLP train step, batch {be.BATCH}, {'-'.join(map(str, be.SIZES))} (ms/step, median of "
-                f"{repeats}, implementations timed in alternating blocks of 5)", mlp, "torch eager")
-    if ref:
-        r = mlp["mindlab GRAPH_MODE"] / ref
-        print(f"\ntarget: GRAPH_MODE MLP step <= 0.8x PyTorch eager: {r:.2f}x -> {'MET' if r <= 0.8 else 'NOT MET'}")
-
-    makers = {"mindlab GRAPH_MODE": lambda: lenet_mindlab(ms, ms.GRAPH_MODE),
-              "mindlab PyNative": lambda: lenet_mindlab(ms, ms.PYNATIVE_MODE)}
-    if "torch" in libs:
-        makers["torch eager"] = lambda: lenet_torch(libs["torch"])
-    lenet = timed(makers)
-    ref = table(f"(b) LeNet-5 train step, batch {LENET_BATCH}, 1x32x32 (ms/step, median of {repeats}, alternating "
-                f"blocks)", lenet, "torch eager")
-    if ref:
-        r = lenet["mindlab GRAPH_MODE"] / ref
-        print(f"\ntarget: GRAPH_MODE LeNet-5 step <= 1.0x PyTorch eager: {r:.2f}x -> {'MET' if r <= 1.0 else 'NOT MET'}")
+    measure("mlp", f"(a) MLP train step, batch {be.BATCH}, {'-'.join(map(str, be.SIZES))}", 0.8)
+    measure("lenet", f"(b) LeNet-5 train step, batch {LENET_BATCH}, 1x32x32", 1.0)
 
     import tempfile
     with tempfile.TemporaryDirectory() as cold:

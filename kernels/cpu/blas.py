@@ -28,7 +28,10 @@ def _libs():
     if _state["libs"] is None:
         try:
             from threadpoolctl import ThreadpoolController
-            libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+            # numpy's BLAS only: MKL (kernels/cpu/mkl.py) sets one thread per call itself, and a global limit put
+            # on it here stayed for good (big products go to MKL, so numpy never saw one to restore the count)
+            libs = [c for c in ThreadpoolController().lib_controllers
+                    if c.user_api == "blas" and c.internal_api != "mkl"]
         except Exception:   # no threadpoolctl, or a BLAS it cannot drive: leave the threads alone
             libs = []
         _state["libs"] = libs

@@ -29,7 +29,8 @@ __all__ = ["available", "gemm", "gemm_into", "library_path"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _THREADING_SEQUENTIAL, _THREADING_GNU = 1, 3
-_state = {"lib": False, "path": None}     # lib: False = not tried yet, None = unavailable
+_state = {"lib": False, "path": None, "jit": None}   # lib: False = not tried yet, None = unavailable;
+#                                                     jit: kernels/cpu/mkl_jit once bound to the library
 _FN = {}                                  # (dtype char, "gemm" | "gemm_batch_strided") -> the typed ctypes routine
 
 
@@ -72,8 +73,19 @@ def _load():
             f.argtypes = ints + [real, ptr, ctypes.c_int, ctypes.c_longlong, ptr, ctypes.c_int, ctypes.c_longlong,
                                  real, ptr, ctypes.c_int, ctypes.c_longlong, ctypes.c_int]
         _state["path"] = path
+        _bind_jit(path)
         return lib
     return None
+
+
+def _bind_jit(path):
+    """Make the numba-compiled callers (kernels/cpu/mkl_jit.py) usable; without numba's JIT they stay off."""
+    try:
+        from . import mkl_jit
+        mkl_jit.bind(path)
+        _state["jit"] = mkl_jit
+    except Exception:   # noqa: BLE001 (an llvmlite that cannot load the library: the ctypes route serves)
+        _state["jit"] = None
 
 
 def _lib():
@@ -123,7 +135,8 @@ def _batch_stride(x, batch):
 def _operands(a, b):
     """(m, n, k, flags/leading dims of a, of b, dtype char) for ``a @ b``, or None when MKL is absent
     or does not take these operands (dtypes other than float32/float64, empty dims, strides needing a copy)."""
-    if _lib() is None or a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype.char not in "fd":
+    if (_lib() is None or a.ndim < 2 or b.ndim < 2 or a.dtype != b.dtype or a.dtype.char not in "fd"
+            or not a.dtype.isnative):
         return None
     m, k = a.shape[-2:]
     n = b.shape[-1]
@@ -159,8 +172,22 @@ def _gemm2d(ops, a, b, c, beta):
           _ROW_MAJOR, ma[0], mb[0], m, n, k, 1.0, a.ctypes.data, ma[1], b.ctypes.data, mb[1], beta, c.ctypes.data, n)
 
 
+def _jit_call(fn, *args):
+    """``fn(*args)`` from kernels/cpu/mkl_jit, or None when its signatures do not take these
+    arguments (another dtype, a read-only operand, a non-contiguous output): the ctypes route decides then."""
+    try:
+        return fn(*args)
+    except TypeError:
+        return None
+
+
 def gemm(a, b):
     """``a @ b`` through MKL, or None when MKL is absent or does not take these operands (see the module doc)."""
+    jit = _state["jit"]
+    if jit is not None and a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype:
+        res = _jit_call(jit.matmul, a, b, SMALL_FLOPS, MIN_FLOPS)
+        if res is not None:   # the ctypes route would refuse the 2-D products this refuses
+            return res[1] if res[0] else None
     ops = _operands(a, b)
     if ops is None:
         return None
@@ -190,6 +217,11 @@ def gemm_into(a, b, c, beta):
     """``c = a @ b + beta * c`` in place for 2-D operands (``c`` C-contiguous, writeable, of their dtype) through
     one MKL call: an optimizer's accumulator update folded into the GEMM producing the gradient. Returns False, doing
     nothing, when MKL is absent or does not take these operands."""
+    jit = _state["jit"]
+    if jit is not None and a.ndim == 2 and b.ndim == 2 and a.dtype is b.dtype is c.dtype:
+        res = _jit_call(jit.gemm_into, a, b, c, float(beta), SMALL_FLOPS, 0)
+        if res is not None:
+            return res
     ops = _operands(a, b) if a.ndim == 2 and b.ndim == 2 else None
     if (ops is None or c.dtype != a.dtype or c.shape != (ops[0], ops[1]) or not c.flags.c_contiguous
             or not c.flags.writeable):

@@ -90,3 +90,53 @@ def test_tiny_products_go_to_numpy(monkeypatch):
     big = _arr((128, 512), np.float32), _arr((512, 512), np.float32)         # 67 MFLOP
     assert mkl.gemm(*big) is not None
     np.testing.assert_allclose(blas.matmul(a, b), a @ b, rtol=1e-5, atol=1e-5)
+
+
+@needs_mkl
+def test_two_d_products_take_the_compiled_caller(monkeypatch):
+    """2-D float products go through kernels/cpu/mkl_jit (no ctypes call): taking the ctypes route away changes
+    nothing for them, and every layout still equals numpy."""
+    assert mkl._state["jit"] is not None
+    monkeypatch.setattr(mkl, "_gemm2d", None)          # the ctypes route would now fail if it were taken
+    for dtype in (np.float32, np.float64):
+        for la in LAYOUTS:
+            for lb in LAYOUTS:
+                a, b = LAYOUTS[la](_arr((6, 9), dtype)), LAYOUTS[lb](_arr((9, 4), dtype))
+                np.testing.assert_allclose(mkl.gemm(a, b), a @ b, rtol=1e-5 if dtype == np.float32 else 1e-12)
+                c = _arr((6, 4), dtype)
+                want = a @ b + 0.5 * c
+                assert mkl.gemm_into(a, b, c, 0.5) is True
+                np.testing.assert_allclose(c, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+@needs_mkl
+def test_compiled_caller_refusals_fall_back_correctly():
+    """Read-only operands, a non-contiguous accumulator, mixed dtypes and big-endian data: the compiled caller's
+    signatures do not take them; the answer is still right or the product is refused (never wrong numbers)."""
+    a, b = _arr((6, 9), np.float32), _arr((9, 4), np.float32)
+    ro = a.copy()
+    ro.flags.writeable = False
+    np.testing.assert_allclose(mkl.gemm(ro, b), a @ b, rtol=1e-5)
+    c = np.zeros((4, 6), np.float32).T                                      # not C-contiguous
+    assert mkl.gemm_into(a, b, c, 0.9) is False and not c.any()
+    assert mkl.gemm(a, b.astype(np.float64)) is None
+    assert mkl.gemm(a.astype(">f4"), b.astype(">f4")) is None               # MKL reads native byte order only
+    np.testing.assert_allclose(blas.matmul(a.astype(">f4"), b.astype(">f4")), a @ b, rtol=1e-5)
+
+
+@needs_mkl
+def test_small_numpy_products_leave_mkl_threads_alone():
+    """blas.py runs small products on one numpy-BLAS thread; that must not cap MKL, whose big products would then
+    run on one core for the rest of the process (a GRAPH_MODE MLP step lost its second core this way)."""
+    import ctypes
+    lib = mkl._lib()
+    lib.MKL_Set_Num_Threads.argtypes = [ctypes.c_int]
+    before = lib.MKL_Get_Max_Threads()
+    lib.MKL_Set_Num_Threads(2)
+    try:
+        blas.matmul(_arr((8, 8), np.float32), _arr((8, 8), np.float32).astype(np.float32))   # numpy, one thread
+        a = _arr((8, 8), np.int64)
+        blas.matmul(a, a)                                                                      # numpy too
+        assert lib.MKL_Get_Max_Threads() == 2
+    finally:
+        lib.MKL_Set_Num_Threads(before)
