@@ -25,7 +25,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["available", "gemm", "gemm_into", "library_path"]
+__all__ = ["available", "gemm", "gemm_into", "jit_callers", "library_path"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _THREADING_SEQUENTIAL, _THREADING_GNU = 1, 3
@@ -92,6 +92,12 @@ def _lib():
     if _state["lib"] is False:
         _state["lib"] = _load()
     return _state["lib"]
+
+
+def jit_callers():
+    """kernels/cpu/mkl_jit once MKL is loaded and bound to it (its compiled callers), else None."""
+    _lib()
+    return _state["jit"]
 
 
 def available():

@@ -19,7 +19,7 @@ import llvmlite.binding as _llvm
 import numpy as np
 from numba import njit, types
 
-__all__ = ["bind", "matmul", "gemm_into"]
+__all__ = ["bind", "matmul", "gemm_into", "raw_gemm", "one_thread", "restore_threads"]
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _i32, _f32, _f64, _ptr = types.int32, types.float32, types.float64, types.voidptr
@@ -33,6 +33,27 @@ _set_threads = types.ExternalFunction("MKL_Set_Num_Threads_Local", _i32(_i32))
 def bind(path):
     """Load ``libmkl_rt`` at ``path`` into the process so the compiled callers resolve its symbols."""
     _llvm.load_library_permanently(path)
+
+
+@njit(cache=True, nogil=True)
+def raw_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, itemsize):
+    """Row-major ``c = op(a) @ op(b) + beta * c`` on raw addresses (``arr.ctypes.data``), for compiled kernels
+    that run many small products (kernels/cpu/conv_tiled.py); ``itemsize`` 4 is float32, else float64."""
+    if itemsize == 4:
+        _sgemm(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc)
+    else:
+        _dgemm(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc)
+
+
+@njit(cache=True, nogil=True)
+def one_thread():
+    """Run this thread's MKL calls on one thread from now on; returns the setting for ``restore_threads``."""
+    return _set_threads(1)
+
+
+@njit(cache=True, nogil=True)
+def restore_threads(saved):
+    _set_threads(saved)
 
 
 @njit(cache=True, nogil=True)

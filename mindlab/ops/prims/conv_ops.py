@@ -14,7 +14,7 @@ from ..dispatch import bind
 from .._api import Primitive, as_tensor
 from .math_ops import add
 from .array_ops import reshape
-from ...kernels.cpu import conv as _kconv, blas as _blas
+from ...kernels.cpu import conv as _kconv, blas as _blas, mkl as _mkl
 from .nn_ops import _float_same, _kernel, _nchw, _hw, _pads, _out_size
 
 __all__ = ["conv2d"]
@@ -123,7 +123,21 @@ def _rows_dout(dout, wp, channels_first=False):
     return de.reshape(n, co, oh * wp)
 
 
+def _tiled(*arrays):
+    """kernels/cpu/conv_tiled when it takes these operands (MKL's compiled callers are loaded, one float dtype),
+    else None. It runs a stride-1, one-group layer per sample with the patches in cache: 1.5-2.3x the batch-wide
+    row path on LeNet-5's layers (docs/benchmarks.md)."""
+    dt = arrays[0].dtype
+    if _mkl.jit_callers() is None or dt.char not in "fd" or any(a.dtype != dt for a in arrays):
+        return None
+    from ...kernels.cpu import conv_tiled
+    return conv_tiled
+
+
 def _conv_rows(x, w, pad, dilation, oh, ow):
+    tiled = _tiled(x, w)
+    if tiled is not None:
+        return tiled.conv2d(np.ascontiguousarray(_padded(x, pad)), w, oh, ow, dilation)
     n, co = x.shape[0], w.shape[0]
     cols, wp = _rows_cols(x, w.shape[2:], pad, dilation, oh)
     out = _blas.matmul(w.reshape(co, -1), cols.reshape(cols.shape[0], -1))           # (Co, N*oh*Wp): one GEMM
@@ -186,6 +200,10 @@ def _bpi_cpu(dout, w, input_size, stride, pad, dilation, groups):
         return np.zeros(input_size, np.result_type(dout, w))
     if _rows_path(stride, groups) and np.isfinite(w).all():   # a non-finite weight would spread into garbage columns
         hp, wp = h + pad[0] + pad[1], wd + pad[2] + pad[3]
+        tiled = _tiled(dout, w)
+        if tiled is not None:
+            dx = tiled.conv2d_backprop_input(dout, w, (n, c, hp, wp), dilation)
+            return dx if hp == h and wp == wd else np.ascontiguousarray(dx[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd])
         dcols = _blas.matmul(w.reshape(co, -1).T, _rows_dout(dout, wp, True))         # (C*kh*kw, N*oh*Wp)
         dx = _kconv.col2im_rows(dcols.reshape(-1, n, oh * wp), n, c, hp, wp, kh, kw, dilation[0], dilation[1], oh)
         return dx if hp == h and wp == wd else np.ascontiguousarray(dx[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd])
@@ -227,6 +245,9 @@ def _bpf_cpu(dout, x, filter_size, stride, pad, dilation, groups):
     if dout.size == 0 or x.size == 0:
         return np.zeros(filter_size, np.result_type(dout, x))
     if _rows_path(stride, groups) and np.isfinite(x).all():   # garbage columns hold x's values, times a zero dout
+        tiled = _tiled(dout, x)
+        if tiled is not None:
+            return tiled.conv2d_backprop_filter(dout, np.ascontiguousarray(_padded(x, pad)), filter_size, dilation)
         if co * cig * kh * kw <= 512:   # a small filter: dot products straight from x, no patches
             xp = _padded(x, pad)
             return _kconv.filter_grad_rows(_rows_dout(dout, xp.shape[3]), xp, kh, kw, dilation[0], dilation[1],
