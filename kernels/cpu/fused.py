@@ -276,6 +276,31 @@ class FusedCall:
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 
+    def native(self, emit, args, avals, out):
+        """This kernel's call inside a whole-program native kernel (mindlab/runtime/native.py): outputs allocated
+        there, operands viewed as the loop's grid. None for a kernel that runs on several threads (those keep the
+        executor, whose calling thread shares the chunks) or one not importable from the disk cache."""
+        module = getattr(self.kernel, "__module__", None) or ""       # None: compiled in memory
+        if self.chunks > 1 or not module.startswith(_kernel_cache._PACKAGE + "."):
+            return None
+        grid = (self.n_rows, self.n_cols) if self.rows else (self.size,)
+        ins = []
+        for a, aval, kind, dt in zip(args, avals, self.kinds, self.in_dtypes):
+            if aval.dtype.np != dt:
+                return None
+            if kind == "full":
+                ins.append(f"{a}.reshape({grid!r})")
+            elif aval.shape == ():
+                ins.append(f"np.full(1, {a}, np.{scalar_type_name(dt)})")
+            else:
+                ins.append(f"{a}.reshape(-1)")
+        outs = [emit.fresh() for _ in self.out_dtypes]
+        for o, dt in zip(outs, self.out_dtypes):
+            emit.line(f"{o} = np.empty({self.shape!r}, np.{scalar_type_name(dt)})")
+        views = [f"{o}.reshape({grid!r})" for o in outs]
+        emit.line(f"{emit.use(self.kernel)}({self.n_rows}, {self.n_cols}, {', '.join(ins + views)})")
+        return outs[0] if len(outs) == 1 else "(" + ", ".join(outs) + ",)"
+
     def _run_chunks(self, args, outs):
         """Run the loop as ``chunks`` row ranges taken in turn by the calling thread and THREADS - 1 pool threads
         (several chunks per thread: when another process holds a core, the free threads take more of them)."""

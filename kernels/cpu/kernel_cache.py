@@ -25,7 +25,8 @@ import numba
 
 from ...common.atomic import atomic_write
 
-__all__ = ["KernelCacheWarning", "cache_root", "load_kernel", "disable", "forget", "from_disk", "STATS"]
+__all__ = ["KernelCacheWarning", "cache_root", "load_kernel", "disable", "forget", "from_disk", "has_machine_code",
+           "STATS"]
 
 STATS = {"written": 0, "imported": 0, "fallbacks": 0, "damaged": 0}
 _FILES = {}                   # id(kernel loaded from the cache) -> its source file
@@ -86,6 +87,19 @@ def load_kernel(text, name, salt):
         STATS["fallbacks"] += 1
         disable(f"{type(exc).__name__}: {exc}")
         return None
+
+
+def has_machine_code(text, name, salt):
+    """Whether numba's cache holds machine code for ``name`` of module source ``text`` (written by an earlier
+    ``load_kernel`` and compiled since), without writing or importing anything."""
+    if _state["broken"] is not None or os.environ.get("MINDLAB_KERNEL_CACHE", "1") in ("0", ""):
+        return False
+    digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+    root = cache_root(salt)
+    try:
+        return (root / f"k_{digest}.py").is_file() and any(root.glob(f"__pycache__/k_{digest}.{name}-*.nbi"))
+    except OSError:
+        return False
 
 
 def from_disk(kernel):

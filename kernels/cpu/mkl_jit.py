@@ -8,7 +8,7 @@ step. Here the whole call — flags from the strides, the output allocation, the
 products, the GEMM — is one ``@njit`` function: a call costs the dispatch of its arguments (~1.5 µs).
 
 The routines are bound by name (``numba.types.ExternalFunction``) after ``bind`` has loaded ``libmkl_rt`` into the
-process (``llvmlite``'s ``load_library_permanently``), so numba can cache the machine code on disk like any other
+process (everything here compiles lazily, after ``bind``; kernels/cpu/native.py calls ``_gemm`` too) (``llvmlite``'s ``load_library_permanently``), so numba can cache the machine code on disk like any other
 kernel (a ctypes function pointer would be a constant baked into the code, which numba refuses to cache): a new
 process loads them in milliseconds. Each function has one explicit signature per dtype with ``A``-layout operands,
 so a transposed view, a slice and a contiguous array share one compiled body; ``c`` must be C-contiguous and
@@ -31,8 +31,14 @@ _set_threads = types.ExternalFunction("MKL_Set_Num_Threads_Local", _i32(_i32))
 
 
 def bind(path):
-    """Load ``libmkl_rt`` at ``path`` into the process so the compiled callers resolve its symbols."""
+    """Load ``libmkl_rt`` at ``path`` into the process so the compiled callers resolve its symbols, then compile
+    (or load from the cache) ``matmul`` and ``gemm_into`` for their signatures. Nothing here may be compiled or
+    loaded before: code referring to a symbol LLVM cannot resolve aborts the process."""
     _llvm.load_library_permanently(path)
+    for fn, sigs in ((matmul, _MATMUL_SIGS), (gemm_into, _GEMM_INTO_SIGS)):
+        for sig in sigs:
+            fn.compile(sig)
+        fn.disable_compile()    # one body for every layout: other layouts convert to the 'A' signature
 
 
 @njit(cache=True, nogil=True)
@@ -96,9 +102,7 @@ def _gemm(a, b, c, beta, small_flops, min_flops):
     return True
 
 
-@njit([types.Tuple((types.boolean, types.Array(r, 2, "C")))(types.Array(r, 2, "A"), types.Array(r, 2, "A"),
-                                                             types.int64, types.int64) for r in (_f32, _f64)],
-      cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def matmul(a, b, small_flops, min_flops):
     """(done, ``a @ b``) for 2-D float32/float64 operands; ``done`` is False when the product is not one this takes
     (see ``_gemm``) and the caller computes it another way."""
@@ -106,8 +110,13 @@ def matmul(a, b, small_flops, min_flops):
     return _gemm(a, b, c, 0.0, small_flops, min_flops), c
 
 
-@njit([types.boolean(types.Array(r, 2, "A"), types.Array(r, 2, "A"), types.Array(r, 2, "C"), types.float64,
-                     types.int64, types.int64) for r in (_f32, _f64)], cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def gemm_into(a, b, c, beta, small_flops, min_flops):
     """``c = a @ b + beta * c`` in place; False (nothing done) when not a product this takes (see ``_gemm``)."""
     return _gemm(a, b, c, beta, small_flops, min_flops)
+
+
+_MATMUL_SIGS = [types.Tuple((types.boolean, types.Array(r, 2, "C")))(types.Array(r, 2, "A"), types.Array(r, 2, "A"),
+                                                                     types.int64, types.int64) for r in (_f32, _f64)]
+_GEMM_INTO_SIGS = [types.boolean(types.Array(r, 2, "A"), types.Array(r, 2, "A"), types.Array(r, 2, "C"),
+                                 types.float64, types.int64, types.int64) for r in (_f32, _f64)]

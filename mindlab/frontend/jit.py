@@ -40,7 +40,7 @@ class Compiled:
         compiler = Compiler(name)
         self.graph, self.leaves, self.rebuild = build(compiler)
         self.optimized, self.pass_log = optimize(self.graph)
-        self.program = Program(self.optimized)
+        self.program = _native_program(self.optimized) or Program(self.optimized)
         self.weights = [p.default for p in self.optimized.params]
         self.plan = None        # the latest auto-parallel plan made for this specialization (mindlab.parallel.auto)
         _events.publish("compile", compiled=self)     # for notebook tools (mindlab.jupyter); free when unheard
@@ -58,6 +58,15 @@ class Compiled:
         outs = self.program(*arrays)
         it = iter(_wrap(o) for o in outs)
         return self.rebuild([next(it) if isinstance(leaf, Tensor) else leaf for leaf in self.leaves])
+
+
+def _native_program(graph):
+    """The graph as one compiled function (runtime/native.py) when every node can be, on the CPU; else None."""
+    from .. import debug_nans
+    if _context.get_context("device_target") != "CPU" or debug_nans.ENABLED:
+        return None
+    from ..runtime import native
+    return native.build(graph)
 
 
 def _tensor_args(args, kwargs):

@@ -77,13 +77,14 @@ class Primitive:
     """One op and its rules. ``outputs`` > 1 for ops returning a tuple of that many tensors; None for ops whose
     number of outputs depends on their attributes (``split``): infer then returns a tuple of any length."""
     __slots__ = ("name", "infer", "impl", "bprop", "cost", "outputs", "doc", "effect", "random", "fuse", "shard",
-                 "fused_expr", "bprop_needs", "__weakref__")
+                 "native", "fused_expr", "bprop_needs", "__weakref__")
 
     def __init__(self, name, infer, impl, bprop, cost, outputs=1, doc="", effect=False, random=False, fuse=None,
-                 shard=None):
+                 shard=None, native=None):
         self.name, self.infer, self.impl, self.bprop, self.cost = name, infer, impl, bprop, cost
         self.outputs, self.doc, self.effect, self.random, self.fuse = outputs, doc, effect, random, fuse
         self.shard = shard
+        self.native = native   # emits this op's line in a whole-program native kernel (runtime/native.py)
         self.fused_expr = None   # set on the generated primitives of fused groups (passes/fusion.py)
         # a bprop taking ``needs`` (one bool per input) may skip gradients nobody uses (the tape passes it)
         self.bprop_needs = callable(bprop) and _takes_needs(bprop)
@@ -96,11 +97,14 @@ class Primitive:
         return f"Primitive({self.name})"
 
 
-def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc="", effect=False, random=False, fuse=None, shard=None):
+def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc="", effect=False, random=False, fuse=None, shard=None,
+            native=None):
     """Register a primitive with all its rules. ``cpu`` is the CPU kernel; other devices' kernels join ``impl``
     under their device name from their backend's own entry point (``Primitive.impl["GPU"]`` etc.). ``fuse``: the
     scalar expression of an elementwise op for fused kernels; ``shard``: its split structure for auto-parallel (see
-    the module docstring)."""
+    the module docstring); ``native``: how a CPU program compiled as one numba function computes it
+    (``runtime/native.py``: ``native(emit, ins, avals, out, **attrs)`` returns the value's expression, or None when
+    it does not take these operands)."""
     if name in REGISTRY:
         raise ValueError(f"primitive {name!r} is already registered")
     for rule, value in (("infer", infer), ("cpu", cpu), ("cost", cost)):
@@ -114,7 +118,9 @@ def defprim(name, *, infer, cpu, bprop, cost, outputs=1, doc="", effect=False, r
         raise ValueError(f"primitive {name!r}: only pure single-output elementwise ops can have a fuse rule")
     if shard is not None and not callable(shard):
         raise TypeError(f"primitive {name!r}: rule shard must be callable (returning a ShardSpec), got {shard!r}")
-    p = Primitive(name, infer, {"CPU": cpu}, bprop, cost, outputs, doc, effect, random, fuse, shard)
+    if native is not None and not callable(native):
+        raise TypeError(f"primitive {name!r}: rule native must be callable, got {native!r}")
+    p = Primitive(name, infer, {"CPU": cpu}, bprop, cost, outputs, doc, effect, random, fuse, shard, native)
     REGISTRY[name] = p
     return p
 

@@ -321,7 +321,7 @@ def _build(members, uses_outside, shape, row):
 
     prim = Primitive(_label(members), infer, {device: call},
                      not_differentiable("fused after differentiation: the fusion pass runs after autodiff"),
-                     cost, outputs=len(out_abs), doc=getattr(call, "source", ""))
+                     cost, outputs=len(out_abs), doc=getattr(call, "source", ""), native=getattr(call, "native", None))
     prim.fused_expr = expr
     return prim, ext_nodes, outputs
 

@@ -34,6 +34,7 @@ from ..ops.shard import ShardSpec
 from ..ops.prims.linalg_ops import matmul_p
 from ..ops.prims.optim_ops import apply_momentum_p
 from ..kernels.cpu import mkl as _mkl
+from ..kernels.cpu import native as _native_kernels
 from ..kernels.cpu import optim as _optim
 from .dce import effect_roots
 from ..analysis.effects import EffectInfo
@@ -75,6 +76,18 @@ def _shard(variable, accumulation, learning_rate, a, b, momentum, transpose_a, t
     return ShardSpec(ins, (("m", "n"),), inplace=(0, 1), why=k_dims)
 
 
+def _native(emit, args, avals, out, transpose_a, transpose_b):
+    """In a native program (runtime/native.py): kernels/cpu/native.gemm_momentum on 2-D float operands."""
+    var, acc, lr, a, b, mom = avals
+    if (a.ndim != 2 or b.ndim != 2 or var.dtype.np.char not in "fd" or not (var.dtype is acc.dtype is a.dtype is b.dtype)
+            or acc.shape != var.shape or lr.shape != () or mom.shape != ()):
+        return None
+    x = f"{args[3]}.T" if transpose_a else args[3]
+    y = f"{args[4]}.T" if transpose_b else args[4]
+    return (f"{emit.use(_native_kernels.gemm_momentum)}({args[0]}, {args[1]}, {args[2]}, {x}, {y}, {args[5]}, "
+            f"{_mkl.SMALL_FLOPS})")
+
+
 class _FusedUpdate(Primitive):
     """A generated effect primitive that names the inputs it writes (``analysis.effects.written_positions``)."""
     __slots__ = ("writes",)
@@ -83,8 +96,9 @@ class _FusedUpdate(Primitive):
 matmul_apply_momentum_p = _FusedUpdate(
     "matmul+apply_momentum", _infer, {"CPU": _kernel},
     not_differentiable("fused after differentiation: the gemm-update pass runs after autodiff"), _cost,
-    effect=True, shard=_shard, doc="apply_momentum whose gradient is matmul(a, b): accumulation = a @ b + momentum * "
-                     "accumulation in one GEMM, then variable -= lr * accumulation.")
+    effect=True, shard=_shard, native=_native,
+    doc="apply_momentum whose gradient is matmul(a, b): accumulation = a @ b + momentum * accumulation in one GEMM, "
+        "then variable -= lr * accumulation.")
 matmul_apply_momentum_p.writes = (0, 1)         # variable, accumulation
 
 

@@ -13,6 +13,7 @@ from ..shard import ShardSpec, same_rule
 from ..dispatch import bind, describe
 from .._api import Primitive, as_tensor, static_axis
 from . import reduce_ops as _R
+from . import native_rules as _native
 
 __all__ = ["identity", "stop_gradient", "zeros_like", "ones_like", "reshape", "broadcast_to", "transpose", "expand_dims", "squeeze", "flatten", "concat", "cat", "stack", "split", "unstack", "tile", "fill", "full", "zeros", "ones"]
 __operations__ = ["Identity", "StopGradient", "ZerosLike", "OnesLike", "Reshape", "BroadcastTo", "Transpose", "ExpandDims", "Squeeze", "Flatten", "Concat", "Stack", "Split", "Unstack", "Tile", "Fill", "Zeros", "Ones"]
@@ -150,6 +151,7 @@ def _reshape_shard(x, shape):
 
 reshape_p = defprim(
     "reshape", infer=_reshape_infer, shard=_reshape_shard, cpu=lambda x, shape: x.reshape(shape),
+    native=_native.reshape,
     cost=lambda x, shape: Cost(0, 0),
     bprop=lambda inputs, out, dout, shape: (reshape(dout, inputs[0].shape),))
 

@@ -16,6 +16,7 @@ from .math_ops import add
 from .array_ops import reshape
 from ...kernels.cpu import conv as _kconv, blas as _blas, mkl as _mkl
 from .nn_ops import _float_same, _kernel, _nchw, _hw, _pads, _out_size
+from . import native_rules as _native
 
 __all__ = ["conv2d"]
 __operations__ = ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"]
@@ -176,7 +177,7 @@ def _conv_bprop(inputs, out, dout, stride, pad, dilation, groups, needs=None):
 
 
 conv2d_p = defprim("conv2d", infer=_conv_infer, cpu=_kernel(_conv_cpu), cost=_conv_cost, bprop=_conv_bprop,
-                   shard=lambda x, w, groups, **geo: _conv_family_shard("xwy", groups),
+                   shard=lambda x, w, groups, **geo: _conv_family_shard("xwy", groups), native=_native.conv2d,
                    doc="2-D convolution of NCHW input with (C_out, C_in/groups, kh, kw) weight: im2col + GEMM.")
 
 
@@ -226,6 +227,7 @@ def _bpi_bprop(inputs, out, g, input_size, stride, pad, dilation, groups):
 
 conv2d_backprop_input_p = defprim(
     "conv2d_backprop_input", infer=_bpi_infer, cpu=_kernel(_bpi_cpu), bprop=_bpi_bprop,
+    native=_native.conv2d_backprop_input,
     shard=lambda dout, w, input_size, groups, **geo: _conv_family_shard("ywx", groups, "input_size"),
     cost=lambda dout, w, input_size, **geo: Cost(
         2.0 * dout.size * w.size // max(w.shape[0], 1), dout.nbytes + w.nbytes + int(np.prod(input_size)) * w.dtype.np.itemsize),
@@ -279,6 +281,7 @@ def _bpf_bprop(inputs, out, g, filter_size, stride, pad, dilation, groups):
 
 conv2d_backprop_filter_p = defprim(
     "conv2d_backprop_filter", infer=_bpf_infer, cpu=_kernel(_bpf_cpu), bprop=_bpf_bprop,
+    native=_native.conv2d_backprop_filter,
     shard=lambda dout, x, filter_size, groups, **geo: _conv_family_shard("yxw", groups, "filter_size"),
     cost=lambda dout, x, filter_size, **geo: Cost(2.0 * dout.size * int(np.prod(filter_size)) // max(filter_size[0], 1),
                                                   dout.nbytes + x.nbytes),

@@ -9,6 +9,7 @@ from ..dispatch import bind
 from .._api import Primitive, as_tensor
 from .reduce_ops import sum_to
 from ...kernels.cpu import blas as _blas
+from . import native_rules as _native
 
 __all__ = ["matmul", "batch_matmul"]
 __operations__ = ["MatMul", "BatchMatMul"]
@@ -68,7 +69,7 @@ def _matmul_shard(x, y, transpose_a, transpose_b):
 
 
 matmul_p = defprim("matmul", infer=_matmul_infer, cpu=_matmul_cpu, cost=_matmul_cost, bprop=_matmul_bprop,
-                   shard=_matmul_shard)
+                   shard=_matmul_shard, native=_native.matmul)
 
 
 # ---------------------------------------------------------------- batch_matmul

@@ -24,6 +24,7 @@ from ..dispatch import bind, describe
 from .._api import Primitive, tensor_pair, as_tensor
 from .reduce_ops import sum_to
 from ...kernels.cpu import select as _select_cpu
+from . import native_rules as _native
 
 __all__ = ["add", "sub", "mul", "div", "neg", "negative", "exp", "tensor_add", "tensor_sub", "tensor_mul",
            "tensor_div",
@@ -135,6 +136,7 @@ def _fuse_no_bool(template):
 
 add_p = defprim(
     "add", shard=elementwise, infer=binary_infer, cpu=np.add, cost=elementwise_cost(1), fuse="{0} + {1}",
+    native=_native.binary("+"),
     bprop=lambda inputs, out, dout: (sum_to(dout, inputs[0].shape), sum_to(dout, inputs[1].shape)))
 
 sub_p = defprim(
@@ -143,6 +145,7 @@ sub_p = defprim(
 
 mul_p = defprim(
     "mul", shard=elementwise, infer=binary_infer, cpu=np.multiply, cost=elementwise_cost(1), fuse="{0} * {1}",
+    native=_native.binary("*"),
     bprop=lambda inputs, out, dout: (sum_to(mul(dout, inputs[1]), inputs[0].shape),
                                      sum_to(mul(dout, inputs[0]), inputs[1].shape)))
 
@@ -873,7 +876,7 @@ def _select_bprop(inputs, out, dout):
 
 
 select_p = defprim("select", shard=elementwise, infer=_select_infer, cpu=_select_cpu.select, cost=elementwise_cost(1),
-                   bprop=_select_bprop,
+                   bprop=_select_bprop, native=_native.select,
                    fuse="{out}({1}) if {0} else {out}({2})")
 
 

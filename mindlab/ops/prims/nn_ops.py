@@ -22,6 +22,7 @@ from .math_ops import sub, mul, neg, exp
 from .reduce_ops import sum as _sum
 from .array_ops import reshape, zeros_like
 from ...kernels.cpu import softmax as _ksm
+from . import native_rules as _native
 
 __all__ = ["softmax", "log_softmax", "sparse_softmax_cross_entropy", "dropout"]
 __operations__ = ["Softmax", "LogSoftmax", "SparseSoftmaxCrossEntropyWithLogits", "Dropout"]
@@ -229,7 +230,7 @@ sparse_softmax_cross_entropy_p = defprim(
     "sparse_softmax_cross_entropy",
     shard=lambda logits, labels: ShardSpec((("n", None), ("n",)), (("n",),), why=_XENT_WHY),
     infer=lambda logits, labels: AbstractTensor((_xent_infer(logits, labels),), logits.dtype),
-    cpu=_kernel(lambda logits, labels: _xent_run(logits, labels, False)),
+    cpu=_kernel(lambda logits, labels: _xent_run(logits, labels, False)), native=_native.xent(grad=False),
     cost=lambda logits, labels: Cost(12 * logits.size, logits.nbytes + labels.nbytes),
     # d loss_n / d logits_n = softmax(logits_n) - onehot(label_n), scaled by each sample's cotangent
     bprop=lambda inputs, out, dout: (
@@ -245,7 +246,7 @@ def _xent_grad_infer(logits, labels):
 sparse_softmax_cross_entropy_grad_p = defprim(
     "sparse_softmax_cross_entropy_grad", infer=_xent_grad_infer,
     shard=lambda logits, labels: ShardSpec((("n", None), ("n",)), (("n", None),), why=_XENT_WHY),
-    cpu=_kernel(lambda logits, labels: _xent_run(logits, labels, True)),
+    cpu=_kernel(lambda logits, labels: _xent_run(logits, labels, True)), native=_native.xent(grad=True),
     cost=lambda logits, labels: Cost(12 * logits.size, 2 * logits.nbytes + labels.nbytes),
     bprop=lambda inputs, out, g: (bind(softmax_grad_p, bind(softmax_p, inputs[0], axis=-1), g, axis=-1), None),
     doc="softmax(logits) - onehot(labels), fused: the gradient of sparse_softmax_cross_entropy.")

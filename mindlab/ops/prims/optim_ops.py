@@ -15,6 +15,7 @@ from ..shard import elementwise_spec
 from ..dispatch import bind
 from .._api import Primitive, as_tensor
 from ...kernels.cpu import optim as _k
+from . import native_rules as _native
 
 __all__ = ["assign", "apply_momentum", "sgd", "adam", "adam_weight_decay"]
 __operations__ = ["Assign", "ApplyMomentum", "SGD", "Adam", "AdamWeightDecay"]
@@ -101,7 +102,7 @@ def _assign_cpu(variable, value):
     return np.array(np.broadcast_to(value, variable.shape), dtype=variable.dtype)   # read-only: a replacement
 
 
-assign_p = defprim("assign", infer=_assign_infer, cpu=_assign_cpu, bprop=_UPDATE, effect=True,
+assign_p = defprim("assign", infer=_assign_infer, cpu=_assign_cpu, bprop=_UPDATE, effect=True, native=_native.assign,
                    shard=_update_shard((0,), ()),
                    cost=lambda variable, value: Cost(0, variable.nbytes + value.nbytes))
 
@@ -137,7 +138,7 @@ def _apply_momentum_cpu(variable, accumulation, learning_rate, gradient, momentu
 
 
 apply_momentum_p = defprim("apply_momentum", infer=_apply_momentum_infer, cpu=_apply_momentum_cpu, bprop=_UPDATE,
-                           effect=True, shard=_update_shard((0, 1), (3,)),
+                           effect=True, shard=_update_shard((0, 1), (3,)), native=_native.momentum,
                            cost=_update_cost(4, 2))
 
 

@@ -13,6 +13,7 @@ from .array_ops import reshape
 from .conv_ops import _SPATIAL
 from ...kernels.cpu import pool as _kpool
 from .nn_ops import _float_same, _kernel, _nchw, _hw, _pads, _pooled_hw, _geo
+from . import native_rules as _native
 
 __all__ = ["max_pool2d", "avg_pool2d"]
 __operations__ = ["MaxPool", "AvgPool"]
@@ -63,6 +64,7 @@ def _max_pool_cpu(x, kernel, stride, pad):
 
 max_pool_p = defprim(
     "max_pool", shard=_pool_shard, infer=_pool_infer, cpu=_kernel(_max_pool_cpu), cost=_pool_cost,
+    native=_native.max_pool,
     bprop=lambda inputs, out, dout, kernel, stride, pad: (
         bind(max_pool_grad_p, inputs[0], dout, kernel=kernel, stride=stride, pad=pad),),
     doc="2-D max pooling over NCHW windows (padding never wins).")
@@ -76,7 +78,7 @@ def _max_pool_grad_infer(x, dout, kernel, stride, pad):
 
 
 max_pool_grad_p = defprim(
-    "max_pool_grad", shard=_pool_shard, infer=_max_pool_grad_infer,
+    "max_pool_grad", shard=_pool_shard, infer=_max_pool_grad_infer, native=_native.max_pool_grad,
     cost=lambda x, dout, kernel, **a: Cost(dout.size * kernel[0] * kernel[1], 2 * x.nbytes + dout.nbytes),
     cpu=_kernel(lambda x, dout, kernel, stride, pad: _kpool.max_pool_grad(x, dout, *_geo(kernel, stride, pad))),
     # linear in dout given the argmax positions of x's windows; piecewise constant in x (zero gradient)

@@ -15,6 +15,7 @@ from ..registry import defprim, Cost, not_differentiable
 from ..shard import ShardSpec, reduction_rule, reduction_spec, keep_rule
 from ..dispatch import bind
 from .._api import Primitive, as_tensor, static_axis
+from . import native_rules as _native
 
 __all__ = ["sum", "reduce_sum", "sum_to", "mean", "reduce_mean", "amax", "amin", "max", "min", "reduce_max",
            "reduce_min", "prod", "reduce_prod", "argmax", "argmin", "all", "any", "reduce_all", "reduce_any"]
@@ -84,7 +85,7 @@ def _sum_cpu(x, axis, keep_dims):
 
 
 sum_p = defprim(
-    "sum", infer=_sum_infer, cpu=_sum_cpu, cost=reduce_cost, shard=reduction_rule("sum"),
+    "sum", infer=_sum_infer, cpu=_sum_cpu, cost=reduce_cost, shard=reduction_rule("sum"), native=_native.reduce_sum,
     bprop=lambda inputs, out, dout, axis, keep_dims: (_bcast_back(dout, inputs[0].shape, axis, keep_dims),))
 
 
@@ -153,6 +154,7 @@ def _mean_bprop(inputs, out, dout, axis, keep_dims):
 
 
 mean_p = defprim("mean", infer=_mean_infer, cpu=_mean_cpu, cost=reduce_cost, bprop=_mean_bprop,
+                 native=_native.reduce_mean,
                  shard=reduction_rule("mean"))   # equal pieces: the mean of the pieces' means
 
 

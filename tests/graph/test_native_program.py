@@ -1,0 +1,157 @@
+"""Native programs (mindlab/runtime/native.py): a CPU graph whose every node has a ``native`` rule runs as one
+compiled function. Each test trains or runs the same network from the same start through the native program and
+through the executor (``MINDLAB_NATIVE=0``) and compares values; and checks the cases that must leave the native
+path (no rule, read-only parameters, non-finite weights, bad labels) still give the executor's results and errors."""
+import numpy as np
+import pytest
+
+import mindlab as ms
+from mindlab import nn, Tensor
+from mindlab.errors import MindlabError
+from mindlab.kernels.cpu import mkl
+from mindlab.runtime import native
+from mindlab.runtime.native import NativeProgram
+
+pytestmark = pytest.mark.skipif(mkl.jit_callers() is None, reason="native programs call MKL's compiled GEMM")
+
+
+@pytest.fixture(autouse=True)
+def _compile_at_once(monkeypatch):
+    monkeypatch.setenv("MINDLAB_NATIVE_AFTER", "0")
+
+
+class MLP(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2, self.fc3 = nn.Dense(20, 64), nn.Dense(64, 48), nn.Dense(48, 5)
+        self.relu = nn.ReLU()
+
+    def construct(self, x):
+        return self.fc3(self.relu(self.fc2(self.relu(self.fc1(x)))))
+
+
+class ConvNet(nn.Cell):
+    """LeNet-shaped: valid and padded convolutions with bias, ReLU, 2x2 and 3x3 max pooling, Dense head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(2, 4, 3, pad_mode="valid", has_bias=True)
+        self.conv2 = nn.Conv2d(4, 6, 3, pad_mode="pad", padding=1, has_bias=True)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.pool3 = nn.MaxPool2d(3, 1)
+        self.relu = nn.ReLU()
+        self.flatten = nn.Flatten()
+        self.fc = nn.Dense(6 * 2 * 2, 3)
+
+    def construct(self, x):
+        x = self.pool(self.relu(self.conv1(x)))          # 10 -> 8 -> 4
+        x = self.pool3(self.relu(self.conv2(x)))         # 4 -> 4 -> 2
+        return self.fc(self.flatten(x))
+
+
+def _train_step(net, lr=0.05):
+    loss = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
+    step = nn.TrainOneStepCell(loss, nn.Momentum(net.trainable_params(), lr, 0.9))
+    step.set_train()
+    return step
+
+
+def _twins(make, monkeypatch_env):
+    """Two copies of the same network with the same weights."""
+    a, b = make(), make()
+    for pa, pb in zip(a.trainable_params(), b.trainable_params()):
+        pb.set_data(Tensor(pa.asnumpy().copy()))
+    return a, b
+
+
+def _run(step, native, monkeypatch, *args):
+    monkeypatch.setenv("MINDLAB_NATIVE", "1" if native else "0")
+    return step(*args)
+
+
+@pytest.mark.parametrize("make, shape, classes", [(MLP, (8, 20), 5), (ConvNet, (8, 2, 10, 10), 3)])
+def test_training_matches_the_executor(make, shape, classes, monkeypatch):
+    ms.set_context(mode=ms.GRAPH_MODE)
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal(shape).astype(np.float32))
+    y = Tensor(rng.integers(0, classes, shape[0]).astype(np.int32))
+    net_n, net_p = _twins(make, monkeypatch)
+    step_n, step_p = _train_step(net_n), _train_step(net_p)
+    for _ in range(4):
+        ln = _run(step_n, True, monkeypatch, x, y).asnumpy()
+        lp = _run(step_p, False, monkeypatch, x, y).asnumpy()
+        np.testing.assert_allclose(ln, lp, rtol=1e-5, atol=1e-6)
+    for pn, pp in zip(net_n.trainable_params(), net_p.trainable_params()):
+        np.testing.assert_allclose(pn.asnumpy(), pp.asnumpy(), rtol=1e-5, atol=1e-6)
+    prog = step_n.compiled(x, y).program
+    assert isinstance(prog, NativeProgram) and prog.calls == {"native": 4, "python": 0}
+    assert not isinstance(step_p.compiled(x, y).program, NativeProgram)
+
+
+def test_graph_with_an_op_without_rule_runs_through_the_executor():
+    ms.set_context(mode=ms.GRAPH_MODE)
+
+    @ms.jit
+    def f(x):
+        return ms.ops.tanh(x) + ms.ops.transpose(x, (1, 0))
+
+    x = np.arange(9, dtype=np.float32).reshape(3, 3) / 5
+    np.testing.assert_allclose(f(Tensor(x)).asnumpy(), np.tanh(x) + x.T, rtol=1e-6)
+    compiled = f.compiled(Tensor(x))
+    assert not isinstance(compiled.program, NativeProgram)
+    assert "transpose" in native.explain(compiled.optimized)
+
+
+def test_bad_label_raises_the_ops_error_and_updates_nothing(monkeypatch):
+    ms.set_context(mode=ms.GRAPH_MODE)
+    net = MLP()
+    step = _train_step(net)
+    x = Tensor(np.ones((8, 20), np.float32))      # the shapes of the training test: the same compiled program
+    step(x, Tensor(np.arange(8, dtype=np.int32) % 5))
+    before = [p.asnumpy().copy() for p in net.trainable_params()]
+    with pytest.raises(MindlabError, match="label 7 .*out of range"):
+        step(x, Tensor(np.array([0, 7, 2, 3, 0, 1, 2, 3], np.int32)))
+    for p, b in zip(net.trainable_params(), before):
+        np.testing.assert_array_equal(p.asnumpy(), b)
+    prog = step.compiled(x, Tensor(np.zeros(8, np.int32))).program
+    assert isinstance(prog, NativeProgram) and prog.calls["python"] == 1
+
+
+def test_read_only_or_strided_parameters_take_the_executor(monkeypatch):
+    ms.set_context(mode=ms.GRAPH_MODE)
+    rng = np.random.default_rng(1)
+    x = Tensor(rng.standard_normal((8, 20)).astype(np.float32))
+    y = Tensor(rng.integers(0, 5, 8).astype(np.int32))
+    net_n, net_p = _twins(MLP, monkeypatch)
+    step_n, step_p = _train_step(net_n), _train_step(net_p)
+    _run(step_n, True, monkeypatch, x, y)
+    _run(step_p, False, monkeypatch, x, y)
+    w = net_n.fc1.weight
+    w._data = np.asfortranarray(w._data)          # the same values, not C-contiguous: cannot be updated in place
+    ln = _run(step_n, True, monkeypatch, x, y).asnumpy()
+    lp = _run(step_p, False, monkeypatch, x, y).asnumpy()
+    np.testing.assert_allclose(ln, lp, rtol=1e-6)
+    np.testing.assert_allclose(net_n.fc1.weight.asnumpy(), net_p.fc1.weight.asnumpy(), rtol=1e-6)
+    assert step_n.compiled(x, y).program.calls["python"] == 1
+
+
+def test_non_finite_conv_weight_gives_the_executors_result(monkeypatch):
+    """The native input gradient stops on a non-finite weight; the step re-runs through the executor, whose
+    general path propagates the inf / NaN exactly as PyNative does."""
+    ms.set_context(mode=ms.GRAPH_MODE)
+    rng = np.random.default_rng(2)
+    x = Tensor(rng.standard_normal((8, 2, 10, 10)).astype(np.float32))   # the training test's program
+    y = Tensor(rng.integers(0, 3, 8).astype(np.int32))
+    net_n, net_p = _twins(ConvNet, monkeypatch)
+    for net in (net_n, net_p):
+        w = net.conv2.weight.asnumpy().copy()
+        w[0, 0, 0, 0] = np.inf
+        net.conv2.weight.set_data(Tensor(w))
+    step_n, step_p = _train_step(net_n), _train_step(net_p)
+    ln = _run(step_n, True, monkeypatch, x, y).asnumpy()
+    lp = _run(step_p, False, monkeypatch, x, y).asnumpy()
+    np.testing.assert_array_equal(np.isnan(ln), np.isnan(lp))
+    for pn, pp in zip(net_n.trainable_params(), net_p.trainable_params()):
+        np.testing.assert_array_equal(np.isnan(pn.asnumpy()), np.isnan(pp.asnumpy()))
+        np.testing.assert_allclose(np.nan_to_num(pn.asnumpy()), np.nan_to_num(pp.asnumpy()), rtol=1e-6)
+    assert step_n.compiled(x, y).program.calls == {"native": 0, "python": 1}
