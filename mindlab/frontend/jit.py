@@ -70,6 +70,8 @@ def _native_program(graph):
 
 
 def _tensor_args(args, kwargs):
+    if not kwargs and all(type(a) is Tensor for a in args):   # the common call: tensors only, no nesting
+        return args
     leaves = flatten([list(args), dict(sorted(kwargs.items()))])[0]
     return [l for l in leaves if isinstance(l, Tensor) and not isinstance(l, Parameter)]
 

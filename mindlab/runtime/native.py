@@ -87,6 +87,23 @@ class Emit:
         raise TypeError(f"not a literal: {v!r}")
 
 
+def _literal(value):
+    """Numba source for a scalar (0-d) constant of a kernel dtype, exactly; None for anything else. Scalars are
+    written into the program (fewer arguments to dispatch per call)."""
+    v = np.asarray(value) if isinstance(value, (np.ndarray, np.generic)) else None
+    if v is None or v.shape != () or v.dtype not in _fused.SUPPORTED_DTYPES:
+        return None
+    name = _fused.scalar_type_name(v.dtype)
+    if v.dtype.kind == "f":
+        x = float(v)
+        if not np.isfinite(x):
+            return f"np.{name}({'np.nan' if np.isnan(x) else ('np.inf' if x > 0 else '-np.inf')})"
+        return f"np.{name}({x!r})"
+    if v.dtype.kind == "b":
+        return f"np.bool_({bool(v)})"
+    return f"np.{name}({int(v)})"
+
+
 def _scalar_value(value):
     """A 0-d constant as the scalar the program takes (numpy scalar keeps the dtype)."""
     return value[()] if isinstance(value, np.ndarray) else value
@@ -116,10 +133,12 @@ def _build(graph, dry=False):
 
     def ref(node):
         if isinstance(node, Constant):
-            key = f"c{len(consts)}"
-            consts.append(_scalar_value(node.value))
-            names[id(node)] = key
-            return key
+            literal = _literal(node.value)
+            if literal is None:           # an array constant: an argument of the program
+                literal = f"c{len(consts)}"
+                consts.append(_scalar_value(node.value))
+            names[id(node)] = literal
+            return literal
         return names[id(node)]
 
     for idx, n in enumerate(graph.nodes):
@@ -261,6 +280,7 @@ class NativeProgram:
         self._dtypes = tuple(a.dtype.np for a in out.elements) if isinstance(out, AbstractTuple) else out.dtype.np
         self.calls = {"native": 0, "python": 0}
         self.state = "waiting"             # waiting | compiling | ready | failed
+        self._last_arrays, self._last_args = None, None
         self.fn = None
         if not _SALT:
             _SALT.append(_salt())
@@ -303,14 +323,20 @@ class NativeProgram:
         return self.fallback(*arrays)
 
     def __call__(self, *arrays):
-        for k in self.written:
-            a = arrays[k]
-            if not (a.flags.writeable and a.flags.c_contiguous):
-                return self._python(arrays)
-        args = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
-        for k in self.scalars:
-            args[k] = args[k][()]
-        args += self.consts
+        last = self._last_arrays
+        if last is not None and len(last) == len(arrays) and all(a is b for a, b in zip(arrays, last)):
+            args = self._last_args   # the same array objects as the last call (a training loop's parameters)
+        else:
+            for k in self.written:
+                a = arrays[k]
+                if not (a.flags.writeable and a.flags.c_contiguous):
+                    return self._python(arrays)
+            args = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in arrays]
+            for k in self.scalars:
+                args[k] = args[k][()]
+            args += self.consts
+            if not self.scalars:               # a 0-d parameter's value is read each call
+                self._last_arrays, self._last_args = arrays, args
         if self.fn is None:
             if self.state == "waiting" and (self._cached or self.calls["python"] >= after()):
                 self._start(args)
@@ -318,6 +344,9 @@ class NativeProgram:
                 return self._python(arrays)
         try:
             out = self.fn(*args)
+        except numba.core.errors.NumbaError:   # arrays numba will not take for this program (made read-only since)
+            self._last_arrays = None
+            return self._python(arrays)
         except ValueError as exc:
             if len(exc.args) != 2 or exc.args[0] != "NativeStop":
                 raise
