@@ -45,6 +45,19 @@ class Compiled:
         self.plan = None        # the latest auto-parallel plan made for this specialization (mindlab.parallel.auto)
         _events.publish("compile", compiled=self)     # for notebook tools (mindlab.jupyter); free when unheard
 
+    @property
+    def runs_as(self):
+        """How calls run: as one native function (runtime/native.py, with its state and call counts) or through the
+        executor, and why."""
+        from ..runtime import native
+        p = self.program
+        if isinstance(p, native.NativeProgram):
+            return (f"native program ({p.state}; {p.calls['native']} calls native, {p.calls['python']} through the "
+                    f"executor)")
+        if _context.get_context("device_target") != "CPU":
+            return "executor (native programs are CPU only)"
+        return f"executor ({native.explain(self.optimized) or 'debug_nans checks'})"
+
     def views(self):
         """GraphViews (text / DOT / SVG / graph JSON, and a Jupyter mimebundle) of the parsed and optimized graphs."""
         from ..ir.views import views_of

@@ -59,7 +59,7 @@ _SALT = []
 class Emit:
     """What a native rule writes with: ``use(fn)`` makes a compiled function callable by a local name (it must be
     importable by ``fn.__module__`` / ``fn.__name__``); ``line(text)`` adds a statement before the node's value;
-    ``fresh()`` names a temporary; ``literal(v)`` renders a Python constant."""
+    ``fresh()`` names a temporary."""
 
     def __init__(self):
         self.imports = {}       # local name -> (module, attribute)
@@ -79,12 +79,6 @@ class Emit:
     def fresh(self):
         self._n += 1
         return f"t{self._n}"
-
-    @staticmethod
-    def literal(v):
-        if isinstance(v, (bool, int, float, str, tuple, type(None))):
-            return repr(v)
-        raise TypeError(f"not a literal: {v!r}")
 
 
 def _literal(value):
@@ -132,21 +126,17 @@ def _build(graph, dry=False):
         names[id(p)] = f"a{k}"
 
     def ref(node):
-        if isinstance(node, Constant):
-            literal = _literal(node.value)
-            if literal is None:           # an array constant: an argument of the program
-                literal = f"c{len(consts)}"
-                consts.append(_scalar_value(node.value))
-            names[id(node)] = literal
-            return literal
-        return names[id(node)]
+        literal = _literal(node.value)
+        if literal is None:           # an array constant: an argument of the program
+            literal = f"c{len(consts)}"
+            consts.append(_scalar_value(node.value))
+        names[id(node)] = literal
 
     for idx, n in enumerate(graph.nodes):
         op = n.op
-        if any(isinstance(i, Constant) and id(i) not in names for i in n.inputs):
-            for i in n.inputs:
-                if isinstance(i, Constant) and id(i) not in names:
-                    ref(i)
+        for i in n.inputs:
+            if isinstance(i, Constant) and id(i) not in names:
+                ref(i)
         try:
             args = [names[id(i)] for i in n.inputs]
         except KeyError:

@@ -85,7 +85,9 @@ def test_training_matches_the_executor(make, shape, classes, monkeypatch):
         np.testing.assert_allclose(pn.asnumpy(), pp.asnumpy(), rtol=1e-5, atol=1e-6)
     prog = step_n.compiled(x, y).program
     assert isinstance(prog, NativeProgram) and prog.calls == {"native": 4, "python": 0}
+    assert step_n.compiled(x, y).runs_as == "native program (ready; 4 calls native, 0 through the executor)"
     assert not isinstance(step_p.compiled(x, y).program, NativeProgram)
+    assert step_p.compiled(x, y).runs_as == "executor (MINDLAB_NATIVE=0)"
 
 
 def test_graph_with_an_op_without_rule_runs_through_the_executor():
@@ -100,6 +102,7 @@ def test_graph_with_an_op_without_rule_runs_through_the_executor():
     compiled = f.compiled(Tensor(x))
     assert not isinstance(compiled.program, NativeProgram)
     assert "transpose" in native.explain(compiled.optimized)
+    assert compiled.runs_as.startswith("executor (transpose (node %")
 
 
 def test_bad_label_raises_the_ops_error_and_updates_nothing(monkeypatch):
