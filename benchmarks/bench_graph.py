@@ -16,7 +16,6 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 
@@ -185,7 +184,7 @@ def main(argv=None):
         imp_c, t_cold = first_call_seconds(cold)       # empty kernel cache: the fused kernels are compiled
         runs = [first_call_seconds(cold) for _ in range(3)]   # the same cache, now warm: kernels are loaded
     imp, t = sorted(runs, key=lambda r: r[1])[1]
-    print(f"\n## (c) first call of the GRAPH_MODE MLP step (parse + compile + run), fresh process")
+    print("\n## (c) first call of the GRAPH_MODE MLP step (parse + compile + run), fresh process")
     print(f"import mindlab: {imp:.3f} s (incl. numba's one-time CPU target set-up)")
     print(f"first call, kernel cache cold: {t_cold:.3f} s (fused kernels compiled by numba)")
     print(f"first call, kernel cache warm: {t:.3f} s (median of 3) -> {'MET' if t <= 0.2 else 'NOT MET'} "

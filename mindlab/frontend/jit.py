@@ -4,8 +4,6 @@ hits and misses. Under a parallel ``set_auto_parallel_context`` a call is planne
 instead (``mindlab.parallel.auto``); those programs are cached here too (``parallel_info()``)."""
 import functools
 
-import numpy as np
-
 from .. import context as _context
 from ..tensor import Tensor, Parameter, _wrap
 from .parser import Compiler, flatten

@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from ..errors import MindlabError
-from ..ir.anf import Apply, Constant, Param, MAKE_TUPLE, TUPLE_GETITEM, AbstractTuple
+from ..ir.anf import Constant, Param, MAKE_TUPLE, TUPLE_GETITEM, AbstractTuple
 from ..ops.registry import Primitive
 from ..kernels.cpu import fused as _fused
 from ..kernels.cpu import kernel_cache as _kernel_cache
