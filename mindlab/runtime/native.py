@@ -151,8 +151,12 @@ def _build(graph, dry=False):
             if any(isinstance(a, AbstractTuple) for a in avals):
                 return None, f"{op.name} (node %{n.id}) takes a tuple"
             em.node_id = idx                # what a failing check reports (NativeStop)
-            rule = op.native or _elementwise(op)
-            expr = rule(em, args, avals, n.abstract, **n.attrs) if _dtypes_ok(avals, n.abstract) else None
+            expr = None
+            if _dtypes_ok(avals, n.abstract):
+                for rule in (op.native, _elementwise(op) if op.fuse is not None else None):
+                    expr = rule(em, args, avals, n.abstract, **n.attrs) if rule is not None else None
+                    if expr is not None:    # the op's own rule, else (an elementwise op) a loop over its fuse rule
+                        break
             if expr is None:
                 return None, f"{op.name} (node %{n.id}): its native rule does not take {_describe(avals, n.attrs)}"
             em.line(f"{var} = {expr}")

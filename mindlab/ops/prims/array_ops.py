@@ -229,7 +229,8 @@ def _transpose_shard(x, perm):
 
 
 transpose_p = defprim("transpose", infer=_transpose_infer, shard=_transpose_shard,
-                      cpu=lambda x, perm: np.transpose(x, perm), cost=memory_cost, bprop=_transpose_bprop)
+                      cpu=lambda x, perm: np.transpose(x, perm), cost=memory_cost, bprop=_transpose_bprop,
+                      native=_native.transpose)
 
 
 def transpose(input, input_perm=None, *more):

@@ -141,6 +141,7 @@ add_p = defprim(
 
 sub_p = defprim(
     "sub", shard=elementwise, infer=no_bool_binary_infer, cpu=np.subtract, cost=elementwise_cost(1), fuse="{0} - {1}",
+    native=_native.binary("-"),
     bprop=lambda inputs, out, dout: (sum_to(dout, inputs[0].shape), sum_to(neg(dout), inputs[1].shape)))
 
 mul_p = defprim(
@@ -151,6 +152,7 @@ mul_p = defprim(
 
 div_p = defprim(
     "div", shard=elementwise, infer=float_binary_infer, cpu=np.true_divide, cost=elementwise_cost(1), fuse="{0} / {1}",
+    native=_native.binary("/"),
     bprop=lambda inputs, out, dout: (sum_to(div(dout, inputs[1]), inputs[0].shape),
                                      sum_to(neg(mul(dout, div(out, inputs[1]))), inputs[1].shape)))
 

@@ -12,9 +12,11 @@ the rule makers several families share, so each primitive's entry stays one line
 from ...kernels.cpu import native as _k
 from ...kernels.cpu import mkl as _mkl
 from ...kernels.cpu import pool as _pool
+from ...kernels.cpu import softmax as _softmax
 
 __all__ = ["binary", "select", "reduce_sum", "reduce_mean", "matmul", "xent", "momentum", "assign", "reshape",
-           "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "max_pool", "max_pool_grad"]
+           "transpose", "softmax", "softmax_grad", "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter",
+           "max_pool", "max_pool_grad"]
 
 _FLOATS = frozenset("fd")
 
@@ -119,6 +121,40 @@ def reshape(emit, args, avals, out, shape):
     if avals[0].shape == () or out.shape == ():
         return None
     return f"{args[0]}.reshape({tuple(out.shape)!r})"
+
+
+def transpose(emit, args, avals, out, perm):
+    if avals[0].ndim < 2 or out.dtype is not avals[0].dtype:
+        return None
+    return f"np.ascontiguousarray(np.transpose({args[0]}, {tuple(int(p) for p in perm)!r}))"
+
+
+def _rows_ok(x, out, axis, limit):
+    """Along the last axis of a float tensor that the CPU kernel takes as rows (the same numerics as it)."""
+    return (x.ndim >= 1 and x.size > 0 and x.dtype.np.char in _FLOATS and out.dtype is x.dtype
+            and axis % x.ndim == x.ndim - 1 and x.size <= limit)
+
+
+def softmax(log):
+    """softmax / log_softmax along the last axis, for tensors the CPU kernel runs as rows (kernels/cpu/softmax.py)."""
+    def rule(emit, args, avals, out, axis):
+        x = avals[0]
+        if not _rows_ok(x, out, axis, _softmax.FUSED_MAX_SIZE):
+            return None
+        rows = f"{args[0]}.reshape((-1, {x.shape[-1]}))"
+        return f"{emit.use(_softmax._softmax_rows)}({rows}, {bool(log)}).reshape({tuple(x.shape)!r})"
+    return rule
+
+
+def softmax_grad(log):
+    def rule(emit, args, avals, out, axis):
+        y = avals[0]
+        if avals[1].shape != y.shape or not _rows_ok(y, out, axis, _softmax.FUSED_MAX_SIZE if log else y.size):
+            return None
+        n = y.shape[-1]
+        return (f"{emit.use(_softmax._softmax_grad_rows)}({args[0]}.reshape((-1, {n})), {args[1]}.reshape((-1, {n})), "
+                f"{bool(log)}).reshape({tuple(y.shape)!r})")
+    return rule
 
 
 def _conv_ok(avals, out, stride, groups):

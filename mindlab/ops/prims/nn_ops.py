@@ -154,19 +154,21 @@ def _log_softmax_grad_bprop(inputs, out, g, axis):
 _SOFTMAX_SHARD = keep_rule(axis_of, "the softmax axis: each element needs the whole axis (gather it first)")
 softmax_p = defprim(
     "softmax", infer=_softmax_infer, cost=elementwise_cost(12), shard=_SOFTMAX_SHARD,
-    cpu=_kernel(lambda x, axis: _ksm.softmax(x, axis, False)),
+    cpu=_kernel(lambda x, axis: _ksm.softmax(x, axis, False)), native=_native.softmax(log=False),
     bprop=lambda inputs, out, dout, axis: (bind(softmax_grad_p, out, dout, axis=axis),))
 softmax_grad_p = defprim(
     "softmax_grad", infer=_softmax_grad_infer, cost=elementwise_cost(4), shard=_SOFTMAX_SHARD,
     cpu=_kernel(lambda y, dy, axis: _ksm.softmax_grad(y, dy, axis, False)), bprop=_softmax_grad_bprop,
+    native=_native.softmax_grad(log=False),
     doc="softmax's input gradient from its output y: y * (dy - sum(dy * y, axis)).")
 log_softmax_p = defprim(
     "log_softmax", infer=_softmax_infer, cost=elementwise_cost(12), shard=_SOFTMAX_SHARD,
-    cpu=_kernel(lambda x, axis: _ksm.softmax(x, axis, True)),
+    cpu=_kernel(lambda x, axis: _ksm.softmax(x, axis, True)), native=_native.softmax(log=True),
     bprop=lambda inputs, out, dout, axis: (bind(log_softmax_grad_p, out, dout, axis=axis),))
 log_softmax_grad_p = defprim(
     "log_softmax_grad", infer=_softmax_grad_infer, cost=elementwise_cost(12), shard=_SOFTMAX_SHARD,
     cpu=_kernel(lambda y, dy, axis: _ksm.softmax_grad(y, dy, axis, True)), bprop=_log_softmax_grad_bprop,
+    native=_native.softmax_grad(log=True),
     doc="log_softmax's input gradient from its output y: dy - exp(y) * sum(dy, axis).")
 
 
