@@ -80,15 +80,7 @@ def interleaved_medians(steps, repeats, warmup, block=5, pause=0.2):
 def child_median(make, repeats, warmup):
     """In a child process (``process_rounds``): build one step with ``make``, warm it up, and print the median
     seconds per step over ``repeats`` steps as the last line of stdout."""
-    step = make()
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    print(f"median_seconds {statistics.median(times)!r}")
+    print(f"median_seconds {_median_per_call(make(), 1, repeats, warmup)!r}")
 
 
 def process_rounds(script, part, names, rounds, extra_args=()):

@@ -103,7 +103,7 @@ def first_call_seconds(cache_dir=None):
     return float(imp), float(first)
 
 
-def _makers(part, lib):
+def _makers(part):
     """implementation name -> (library it needs, maker of its step) for ``part`` ("mlp" or "lenet")."""
     if part == "mlp":
         return {"mindlab GRAPH_MODE": ("mindlab", lambda ms: be.step_mindlab(ms, ms.GRAPH_MODE)),
@@ -118,7 +118,7 @@ def _makers(part, lib):
 
 def _child(part, name, threads, repeats, warmup):
     """One implementation alone in this process: only its own library is imported."""
-    lib_name, make = _makers(part, None)[name]
+    lib_name, make = _makers(part)[name]
     if threads and lib_name == "jax":
         be.cap_xla_threads(threads)
     lib = np if lib_name == "numpy" else __import__(lib_name)
@@ -157,7 +157,7 @@ def main(argv=None):
     extra += ("--quick",) if args.quick else ()
 
     def measure(part, title, target):
-        names = [n for n, (lib, _) in _makers(part, None).items() if lib in available]
+        names = [n for n, (lib, _) in _makers(part).items() if lib in available]
         med, per = be.process_rounds(os.path.abspath(__file__), part, names, rounds, extra)
         ratios = be.round_ratios(per, "torch eager")
         print(f"\n## {title} (ms/step: median over {rounds} rounds of the median of {repeats} steps; each "

@@ -54,17 +54,24 @@ def disable(reason):
                       KernelCacheWarning, stacklevel=3)
 
 
+def _usable():
+    return _state["broken"] is None and os.environ.get("MINDLAB_KERNEL_CACHE", "1") not in ("0", "")
+
+
+def _source_file(text, salt):
+    """The cache file of module source ``text``: named by its content."""
+    return cache_root(salt) / f"k_{hashlib.sha256(text.encode()).hexdigest()[:32]}.py"
+
+
 def load_kernel(text, name, salt):
     """The object ``name`` defined by module source ``text`` (which compiles it with ``numba.njit(cache=True)``),
     imported from the disk cache; None when the cache is unusable (the caller compiles in memory)."""
-    if _state["broken"] is not None or os.environ.get("MINDLAB_KERNEL_CACHE", "1") in ("0", ""):
+    if not _usable():
         return None
-    digest = hashlib.sha256(text.encode()).hexdigest()[:32]
     try:
-        root = cache_root(salt)
+        path = _source_file(text, salt)
         with _lock:
-            root.mkdir(parents=True, exist_ok=True)
-            path = root / f"k_{digest}.py"
+            path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 current = path.read_text()
             except (FileNotFoundError, UnicodeDecodeError):
@@ -72,7 +79,7 @@ def load_kernel(text, name, salt):
             if current != text:           # missing, or damaged: (re)write it whole
                 atomic_write(path, [text.encode()], durable=False)
                 STATS["written"] += 1
-            mod_name = f"{_PACKAGE}.k_{digest}"
+            mod_name = f"{_PACKAGE}.{path.stem}"
             module = sys.modules.get(mod_name)
             if module is None:
                 spec = importlib.util.spec_from_file_location(mod_name, path)
@@ -92,12 +99,11 @@ def load_kernel(text, name, salt):
 def has_machine_code(text, name, salt):
     """Whether numba's cache holds machine code for ``name`` of module source ``text`` (written by an earlier
     ``load_kernel`` and compiled since), without writing or importing anything."""
-    if _state["broken"] is not None or os.environ.get("MINDLAB_KERNEL_CACHE", "1") in ("0", ""):
+    if not _usable():
         return False
-    digest = hashlib.sha256(text.encode()).hexdigest()[:32]
-    root = cache_root(salt)
+    path = _source_file(text, salt)
     try:
-        return (root / f"k_{digest}.py").is_file() and any(root.glob(f"__pycache__/k_{digest}.{name}-*.nbi"))
+        return path.is_file() and any(path.parent.glob(f"__pycache__/{path.stem}.{name}-*.nbi"))
     except OSError:
         return False
 

@@ -33,6 +33,7 @@ from ..ops.registry import Primitive, Cost, not_differentiable
 from ..ops.shard import ShardSpec
 from ..ops.prims.linalg_ops import matmul_p
 from ..ops.prims.optim_ops import apply_momentum_p
+from ..ops.prims import native_rules as _native_rules
 from ..kernels.cpu import mkl as _mkl
 from ..kernels.cpu import native as _native_kernels
 from ..kernels.cpu import optim as _optim
@@ -82,8 +83,7 @@ def _native(emit, args, avals, out, transpose_a, transpose_b):
     if (a.ndim != 2 or b.ndim != 2 or var.dtype.np.char not in "fd" or not (var.dtype is acc.dtype is a.dtype is b.dtype)
             or acc.shape != var.shape or lr.shape != () or mom.shape != ()):
         return None
-    x = f"{args[3]}.T" if transpose_a else args[3]
-    y = f"{args[4]}.T" if transpose_b else args[4]
+    x, y = _native_rules.product(args[3:5], transpose_a, transpose_b)
     return (f"{emit.use(_native_kernels.gemm_momentum)}({args[0]}, {args[1]}, {args[2]}, {x}, {y}, {args[5]}, "
             f"{_mkl.SMALL_FLOPS})")
 

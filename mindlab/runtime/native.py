@@ -67,9 +67,9 @@ class Emit:
         self.node_id = None     # the node whose rule runs now
         self._n = 0
 
-    def use(self, fn, name=None):
+    def use(self, fn):
         module, attr = fn.__module__, getattr(fn, "__name__", None) or fn.py_func.__name__
-        local = name or f"_{module.rsplit('.', 1)[-1]}_{attr}"
+        local = f"_{module.rsplit('.', 1)[-1]}_{attr}"
         self.imports[local] = (module, attr)
         return local
 

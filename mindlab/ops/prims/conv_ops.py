@@ -14,7 +14,7 @@ from ..dispatch import bind
 from .._api import Primitive, as_tensor
 from .math_ops import add
 from .array_ops import reshape
-from ...kernels.cpu import conv as _kconv, blas as _blas, mkl as _mkl
+from ...kernels.cpu import conv as _kconv, blas as _blas, mkl as _mkl, conv_tiled as _conv_tiled
 from .nn_ops import _float_same, _kernel, _nchw, _hw, _pads, _out_size
 from . import native_rules as _native
 
@@ -131,8 +131,7 @@ def _tiled(*arrays):
     dt = arrays[0].dtype
     if _mkl.jit_callers() is None or dt.char not in "fd" or any(a.dtype != dt for a in arrays):
         return None
-    from ...kernels.cpu import conv_tiled
-    return conv_tiled
+    return _conv_tiled
 
 
 def _conv_rows(x, w, pad, dilation, oh, ow):

@@ -14,7 +14,7 @@ from ...kernels.cpu import mkl as _mkl
 from ...kernels.cpu import pool as _pool
 from ...kernels.cpu import softmax as _softmax
 
-__all__ = ["binary", "select", "reduce_sum", "reduce_mean", "matmul", "xent", "momentum", "assign", "reshape",
+__all__ = ["binary", "select", "reduce_sum", "reduce_mean", "matmul", "product", "xent", "momentum", "assign", "reshape",
            "transpose", "softmax", "softmax_grad", "conv2d", "conv2d_backprop_input", "conv2d_backprop_filter",
            "max_pool", "max_pool_grad"]
 
@@ -86,9 +86,13 @@ def matmul(emit, args, avals, out, transpose_a, transpose_b):
     a, b = avals
     if a.ndim != 2 or b.ndim != 2 or a.dtype.np.char not in _FLOATS or not _same_dtype(avals, out):
         return None
-    x = f"{args[0]}.T" if transpose_a else args[0]
-    y = f"{args[1]}.T" if transpose_b else args[1]
+    x, y = product(args, transpose_a, transpose_b)
     return f"{emit.use(_k.matmul)}({x}, {y}, {_mkl.SMALL_FLOPS})"
+
+
+def product(args, transpose_a, transpose_b):
+    """The two operands of a matmul as the GEMM takes them: transposes as views (MKL reads them in place)."""
+    return f"{args[0]}.T" if transpose_a else args[0], f"{args[1]}.T" if transpose_b else args[1]
 
 
 def xent(grad):
