@@ -27,16 +27,25 @@ thread pool take in turn (on a 2-core machine shared with other processes, the f
 Against a ``parallel=True`` / ``prange`` kernel this compiles in about half the time (one function instead of a
 gufunc plus its driver: 0.15-0.4 s against 0.5-0.75 s measured) and runs as fast, and no OpenMP workers spin
 between calls.
+While a call runs, the calling thread is held on its CPU and the pool threads keep to the other CPUs: left to the
+scheduler, the two sometimes shared one core for milliseconds after an idle spell (``_caller_placement``).
+
+Products of two quotient functions (``tanh(u) * sigmoid(x)``) divide once: see ``FusedExpr.merged_quotients``.
 
 The kernels are compiled with ``error_model="numpy"`` (division by zero gives inf/NaN as numpy does) and without
-fast-math flags, so inf/NaN propagate and every operation rounds as the unfused numpy program rounds; the
+fast-math flags, so inf/NaN propagate and every operation rounds as the unfused numpy program rounds (the one
+exception: a merged quotient product, within an ulp); the
 transcendental functions come from ``fastmath`` (vectorisable float32 approximations, libm for float64).
 """
+import contextlib
+import ctypes
 import hashlib
 import itertools
 import math
 import os
+import re
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -65,7 +74,13 @@ _TYPE_NAMES = {np.dtype(np.bool_): "bool_", np.dtype(np.int8): "int8", np.dtype(
 # names a fuse template may use (besides Python operators and the operand names)
 NAMESPACE = {"np": np, "math": math, "prefer_wide_vectors": fastmath.prefer_wide_vectors,
              "fexp": fastmath.fexp, "flog": fastmath.flog, "ftanh": fastmath.ftanh, "fsigmoid": fastmath.fsigmoid,
-             "fsqrt": fastmath.fsqrt, "fmaximum": fastmath.fmaximum, "fminimum": fastmath.fminimum}
+             "fsqrt": fastmath.fsqrt, "fmaximum": fastmath.fmaximum, "fminimum": fastmath.fminimum,
+             "ftanh_quotient": fastmath.tanh_quotient_f32, "fsigmoid_quotient": fastmath.sigmoid_quotient_f32,
+             "quotient_product": fastmath.quotient_product}
+
+# float32 functions that end in one division, with their (numerator, denominator) forms: a product of two of them
+# divides once (FusedExpr.merged_quotients)
+QUOTIENT_FORMS = {"ftanh": "ftanh_quotient", "fsigmoid": "fsigmoid_quotient"}
 NAMESPACE.update({name: np.dtype(dt).type for dt, name in _TYPE_NAMES.items()})
 
 
@@ -121,6 +136,33 @@ class FusedExpr:
     def add_output(self, arg):
         self.outputs.append(int(arg[1:]))
 
+    def merged_quotients(self):
+        """{step: expression} rewriting each float32 product of two single-use QUOTIENT_FORMS calls: the factors
+        become (numerator, denominator) pairs and the product divides once — ``tanh(u) * sigmoid(x)`` (an LSTM
+        cell's ``o * tanh(c)``, a GLU) costs one division instead of two, which on AVX-512 takes ~10% off the fused
+        kernel's compute. The result differs from the two-division form by about an ulp (fastmath's tanh is 4.7
+        ulp); a saturated or tiny tanh stays exact (fastmath.tanh_quotient_f32)."""
+        uses = Counter(int(t) for expr, _, _ in self.steps for t in re.findall(r"\bt(\d+)\b", expr))
+        uses.update(self.outputs)
+        f32 = np.dtype(np.float32)
+
+        def factor(j):
+            expr, dtype, _ = self.steps[j]
+            call = re.fullmatch(r"(\w+)\((float32\(\w+\))\)", expr)
+            if dtype == f32 and uses[j] == 1 and call and call[1] in QUOTIENT_FORMS:
+                return f"{QUOTIENT_FORMS[call[1]]}({call[2]})"
+            return None
+        out = {}
+        for k, (expr, dtype, _) in enumerate(self.steps):
+            product = re.fullmatch(r"t(\d+) \* t(\d+)", expr)
+            if dtype != f32 or not product:
+                continue
+            a, b = int(product[1]), int(product[2])
+            fa, fb = factor(a), factor(b)
+            if a != b and fa and fb:
+                out[a], out[b], out[k] = fa, fb, f"quotient_product(t{a}, t{b})"
+        return out
+
     @property
     def has_rows(self):
         return any(kind == "row" for kind, _ in self.inputs)
@@ -145,8 +187,15 @@ class FusedExpr:
                 body.append(f"v{k} = in{k}{at}")
             elif kind == "row":
                 body.append(f"v{k} = in{k}[j]")
+        merged = self.merged_quotients()
         for k, (expr, dtype, label) in enumerate(self.steps):
-            body.append(f"t{k} = {scalar_type_name(dtype)}({expr})" + (f"   # {label}" if label else ""))
+            note = f"   # {label}" if label else ""
+            if k in merged and merged[k].startswith("quotient_product"):
+                body.append(f"t{k} = {scalar_type_name(dtype)}({merged[k]}){note} (one division)")
+            elif k in merged:
+                body.append(f"t{k} = {merged[k]}{note} (numerator, denominator)")
+            else:
+                body.append(f"t{k} = {scalar_type_name(dtype)}({expr}){note}")
         for k, step in enumerate(self.outputs):
             body.append(f"out{k}{at} = t{step}")
         if rows:
@@ -209,6 +258,67 @@ def _threads():
             if _pool is None:
                 _pool = ThreadPoolExecutor(max(1, THREADS - 1), thread_name_prefix="mindlab-fused")
     return _pool
+
+
+def _sched_getcpu():
+    try:
+        return ctypes.CDLL(None, use_errno=True).sched_getcpu
+    except (OSError, AttributeError):   # not glibc / not Linux: no placement
+        return None
+
+
+_getcpu = _sched_getcpu()
+
+
+def _caller_placement():
+    """(the calling thread's CPU, the other CPUs it may run on, all it may run on), or None where that cannot be
+    known or there is one CPU.
+
+    Why: on this VM, after ~50 ms idle, the woken pool thread was often scheduled onto the calling thread's CPU;
+    the two then took turns on one core for milliseconds (one 0.65 ms chunk took 2-4 ms) until the load balancer
+    moved one. A pool thread that sets its own affinity to the other CPUs before taking chunks avoids that: measured
+    2.9-3.0 ms per call after any idle time instead of 3.6-5.6 ms (benchmarks/bench_fusion.py)."""
+    if _getcpu is None or not hasattr(os, "sched_getaffinity"):
+        return None
+    try:
+        allowed = os.sched_getaffinity(0)
+    except OSError:
+        return None
+    cpu = _getcpu()
+    others = allowed - {cpu}
+    return (cpu, others, allowed) if cpu >= 0 and others else None
+
+
+_placed = threading.local()
+
+
+def _move_off(placement):
+    """In a pool thread: run on the CPUs in ``placement`` other than the caller's (a no-op when already there)."""
+    if placement is None or getattr(_placed, "cpus", None) == placement[1]:
+        return
+    try:
+        os.sched_setaffinity(0, placement[1])
+        _placed.cpus = placement[1]
+    except OSError:
+        pass
+
+
+@contextlib.contextmanager
+def _held_on(placement):
+    """The calling thread stays on its CPU while it runs its chunks (its affinity is restored after): left free, the
+    scheduler sometimes moved it onto the pool thread's CPU mid-chunk (seen after 0.2 s idle: 5.3-5.6 ms calls)."""
+    if placement is None:
+        yield
+        return
+    try:
+        os.sched_setaffinity(0, {placement[0]})
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, placement[2])
 
 
 class FusedCall:
@@ -307,8 +417,11 @@ class FusedCall:
         bounds = [int(b) for b in np.linspace(0, self.n_rows, self.chunks + 1)]
         taken = itertools.count()     # next() on it is atomic under the GIL
         kernel, n_cols, kinds = self.kernel, self.n_cols, self.kinds
+        placement = _caller_placement()
 
-        def work():
+        def work(pool_thread=True):
+            if pool_thread:
+                _move_off(placement)
             while True:
                 k = next(taken)
                 if k >= self.chunks:
@@ -317,7 +430,8 @@ class FusedCall:
                 kernel(hi - lo, n_cols, *[a[lo:hi] if kind == "full" else a for a, kind in zip(args, kinds)],
                        *[o[lo:hi] for o in outs])
         futures = [_threads().submit(work) for _ in range(THREADS - 1)]
-        work()
+        with _held_on(placement):
+            work(pool_thread=False)
         for f in futures:
             f.result()
 

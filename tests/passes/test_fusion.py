@@ -6,6 +6,7 @@ The optimized graph shows one fused node per chain, the pass log shows the rewri
 the vectorisable math is checked directly over dense ranges against float64 references. ``pipeline.CHECK`` is on,
 so every pass's output (the fused nodes included) is re-typed by ``analysis.infer_graph``.
 """
+import os
 from collections import Counter
 
 import numpy as np
@@ -94,13 +95,42 @@ def test_chain_becomes_one_fused_node_and_the_log_shows_it():
     assert record.nodes_after == record.nodes_before - 4
     node = fused_nodes(c.optimized)[0]
     call = node.op.impl["CPU"]
-    assert "for i in range(n_rows):" in call.source and "ftanh(" in call.source and "fsigmoid(" in call.source
+    assert "for i in range(n_rows):" in call.source and "ftanh_quotient(" in call.source
+    assert "fsigmoid_quotient(" in call.source and "quotient_product(" in call.source     # one division
     assert node.op.doc == call.source and not node.op.differentiable
     assert "fused after differentiation" in node.op.bprop.reason
     # flops: the members' together; bytes: the fused kernel reads x once and writes the result once
     cost = node.op.cost(*[i.abstract for i in node.inputs])
     assert cost.flops == 64 * 48 * (1 + 1 + 10 + 10 + 1)
     assert cost.bytes == 2 * 64 * 48 * 4 + 2 * 4
+
+
+def _tanh_twice(x):
+    t = ops.tanh(x)
+    return t * ops.sigmoid(x), t * 2.0
+
+
+def test_a_product_of_quotients_divides_once_only_when_its_factors_are_used_once():
+    ms.set_context(device_target="CPU")
+    x = Tensor(magnitudes(300, low=-3, high=2))
+    merged = fused_nodes(compile_and_compare(_chain, x, 1.5, 0.25).optimized)[0].op.impl["CPU"].source
+    assert merged.count("quotient_product(") == 1 and "ftanh(" not in merged
+    kept = fused_nodes(compile_and_compare(_tanh_twice, x).optimized)[0].op.impl["CPU"].source
+    assert "quotient_product(" not in kept and "ftanh(" in kept and "fsigmoid(" in kept
+    kept64 = fused_nodes(compile_and_compare(_chain, Tensor(x.asnumpy().astype(np.float64)), 1.5, 0.25)
+                         .optimized)[0].op.impl["CPU"].source
+    assert "quotient_product(" not in kept64           # float64 uses libm tanh: nothing to merge
+
+
+def test_a_saturated_or_tiny_tanh_times_a_sigmoid_stays_exact():
+    """tanh(u) = +-1 (|u| >= 9) or u itself (tiny u): the merged product is then the sigmoid's own value (times
+    u), bit for bit as the two-division kernel computes it."""
+    x = np.concatenate([np.linspace(-80, -6.2, 500), np.linspace(5.9, 80, 500)]).astype(np.float32)
+    got = jit(_chain)(Tensor(x), 1.5, 0.25).asnumpy()
+    np.testing.assert_array_equal(got, np.sign(x) * fastmath.evaluate("sigmoid", x))
+    tiny = np.float32(1e-5) * np.linspace(-1, 1, 101, dtype=np.float32)
+    got = jit(_chain)(Tensor(tiny), 1.0, 0.0).asnumpy()
+    np.testing.assert_allclose(got, tiny * fastmath.evaluate("sigmoid", tiny), rtol=1.2e-7, atol=0)
 
 
 def test_compiled_kernels_are_cached_by_expression():
@@ -505,3 +535,19 @@ def test_generic_math_dispatches_on_dtype_and_has_a_numpy_fallback():
     np.testing.assert_allclose(fastmath.fsigmoid(x), _sigmoid64(x), rtol=1e-15)   # outside numba: numpy
     with pytest.raises(TypeError, match="float32 or float64"):
         fastmath.evaluate("exp", np.arange(3))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2
+                    or fused_kernels.THREADS < 2, reason="needs two CPUs and the fused kernels' thread pool")
+def test_large_kernels_keep_their_pool_threads_off_the_calling_threads_cpu():
+    ms.set_context(device_target="CPU")
+    before = os.sched_getaffinity(0)
+    x = Tensor(RNG.normal(size=1 << 20).astype(np.float32))
+    c = compile_and_compare(_chain, x, 1.5, 0.25)
+    call = fused_nodes(c.optimized)[0].op.impl["CPU"]
+    assert call.chunks > 1                                   # big enough to run on the pool
+    assert os.sched_getaffinity(0) == before                 # the caller's own affinity is restored
+    placement = fused_kernels._caller_placement()
+    call(x.asnumpy(), np.float32(1.5), np.float32(0.25))
+    pool_cpus = fused_kernels._threads().submit(os.sched_getaffinity, 0).result()
+    assert pool_cpus == before - {placement[0]} or fused_kernels._getcpu() != placement[0]
