@@ -16,6 +16,7 @@ kernels are compiled in memory as before, with one ``KernelCacheWarning`` saying
 import hashlib
 import importlib.util
 import os
+import re
 import sys
 import threading
 import warnings
@@ -69,24 +70,9 @@ def load_kernel(text, name, salt):
     if not _usable():
         return None
     try:
-        path = _source_file(text, salt)
         with _lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                current = path.read_text()
-            except (FileNotFoundError, UnicodeDecodeError):
-                current = None
-            if current != text:           # missing, or damaged: (re)write it whole
-                atomic_write(path, [text.encode()], durable=False)
-                STATS["written"] += 1
-            mod_name = f"{_PACKAGE}.{path.stem}"
-            module = sys.modules.get(mod_name)
-            if module is None:
-                spec = importlib.util.spec_from_file_location(mod_name, path)
-                module = importlib.util.module_from_spec(spec)
-                spec.loader.exec_module(module)   # our own generated kernel source, checked equal to text above
-                sys.modules[mod_name] = module
-                STATS["imported"] += 1
+            path = _write(text, salt)
+            module = _import(path)
         kernel = getattr(module, name)
         _FILES[id(kernel)] = path
         return kernel
@@ -94,6 +80,53 @@ def load_kernel(text, name, salt):
         STATS["fallbacks"] += 1
         disable(f"{type(exc).__name__}: {exc}")
         return None
+
+
+def _write(text, salt):
+    path = _source_file(text, salt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        current = path.read_text()
+    except (FileNotFoundError, UnicodeDecodeError):
+        current = None
+    if current != text:           # missing, or damaged: (re)write it whole
+        atomic_write(path, [text.encode()], durable=False)
+        STATS["written"] += 1
+    return path
+
+
+def _import(path):
+    mod_name = f"{_PACKAGE}.{path.stem}"
+    module = sys.modules.get(mod_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)   # our own generated kernel source (written by _write)
+        sys.modules[mod_name] = module
+        STATS["imported"] += 1
+    return module
+
+
+def write_source(text, salt):
+    """Write module source ``text`` to its cache file without importing it (for another process to compile);
+    returns the path, or None when the cache is unusable."""
+    if not _usable():
+        return None
+    try:
+        with _lock:
+            return _write(text, salt)
+    except OSError:
+        return None
+
+
+def import_file(path):
+    """Import a cache file written by ``load_kernel`` / ``write_source`` (in this or another process) under its
+    module name, ``mindlab_kernel_cache.<stem>``, so generated sources that import it resolve."""
+    path = Path(path)
+    if not (path.parent.name.startswith("kernels-") and re.fullmatch(r"k_[0-9a-f]{32}\.py", path.name)):
+        raise ValueError(f"not a mindlab kernel cache file: {path}")
+    with _lock:
+        return _import(path)
 
 
 def has_machine_code(text, name, salt):

@@ -20,7 +20,11 @@ full error (naming the op, the shapes and the user's line); otherwise a MindlabE
 ``MINDLAB_NATIVE=0`` turns native programs off.
 """
 import hashlib
+import json
 import os
+import re
+import subprocess
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -238,6 +242,39 @@ def _safe_stops(graph, first_effect):
 
 
 _COMPILING = []      # threads compiling native programs now
+CHILD_TIMEOUT_S = 1800
+_CACHE_IMPORT = re.compile(r"^from (" + re.escape(_kernel_cache._PACKAGE) + r"\.\w+) import ", re.M)
+
+
+def _type_spec(t):
+    """A numba argument type as JSON for the child (arrays and scalars: all a program takes), or None."""
+    if isinstance(t, numba.types.Array):
+        return ["array", str(t.dtype), t.ndim, t.layout, not t.mutable]
+    if isinstance(t, (numba.types.Number, numba.types.Boolean)):
+        return ["scalar", str(t)]
+    return None
+
+
+def _build_in_child(source, sig):
+    """Compile the program module ``source`` for argument types ``sig`` in a child process
+    (``python -m mindlab.runtime.native_build``), which leaves the machine code in the disk cache. Returns whether it
+    did, and why not (compile here instead): the cache is off, a type cannot be described, or the child failed
+    (the end of what it printed)."""
+    specs = [_type_spec(t) for t in sig]
+    path = _kernel_cache.write_source(source, _SALT[0])
+    if path is None or any(s is None for s in specs):
+        return False, "disk cache off" if path is None else f"argument types {sig}"
+    try:      # the cache modules it imports (fused kernels), by file: the child registers them first
+        deps = [sys.modules[m].__file__ for m in _CACHE_IMPORT.findall(source)]
+    except (KeyError, AttributeError) as exc:
+        return False, f"a kernel module it imports is not loaded here ({exc})"
+    env = dict(os.environ, MINDLAB_NUMBA_WARMUP="0", MINDLAB_NATIVE_AFTER="0")
+    cmd = [sys.executable, "-m", "mindlab.runtime.native_build", str(path), _SALT[0], json.dumps(specs), *deps]
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    return done.returncode == 0, (done.stdout + done.stderr)[-2000:]
 
 
 def settle(timeout=None):
@@ -261,8 +298,9 @@ class NativeProgram:
     program with every kernel it calls linked in), loading it from the disk cache tens of milliseconds. So a program
     whose machine code is cached runs natively from its first call; any other runs through the executor until it
     has been called ``after()`` times — most graphs (tests, one-off cells) never get there — and is then compiled
-    in a background thread while the executor keeps serving calls (LLVM releases the GIL); the next call after
-    that uses it, and every later process loads it from the cache."""
+    aside while the executor keeps serving calls: in a child process when the disk cache is usable (see
+    ``_compile_aside``), else in a thread here; the next call after that uses it, and every later process loads it
+    from the cache."""
 
     def __init__(self, graph, source, consts, written, safe_stops, scalars):
         from .executor import Program
@@ -276,6 +314,8 @@ class NativeProgram:
         self.state = "waiting"             # waiting | compiling | ready | failed
         self._last_arrays, self._last_args = None, None
         self.fn = None
+        self.compiled_in = "here"          # here (at a call) | child (a child process) | thread (a thread here)
+        self.child_said = None
         if not _SALT:
             _SALT.append(_salt())
         self._cached = _kernel_cache.has_machine_code(source, "program", _SALT[0])
@@ -308,9 +348,19 @@ class NativeProgram:
             self._compile(sig)
         else:
             self.state = "compiling"
-            t = threading.Thread(target=self._compile, args=(sig,), name="mindlab-native-compile", daemon=True)
+            t = threading.Thread(target=self._compile_aside, args=(sig,), name="mindlab-native-compile", daemon=True)
             _COMPILING[:] = [c for c in _COMPILING if c.is_alive()] + [t]
             t.start()
+
+    def _compile_aside(self, sig):
+        """The background compile: in a child process when it can (then loaded here from the disk cache, tens of
+        ms), else here. Why a process: numba holds one compiler lock per process for a whole compile (8-60 s for a
+        train step), so compiling in a thread here stalled every other numba compile this process needed meanwhile
+        (a new shape's fused kernel in the user's next cell waited up to a minute). The child has its own lock and
+        runs at a lower CPU priority (nice 10), taking the time the training leaves."""
+        ok, self.child_said = _build_in_child(self.source, sig)
+        self.compiled_in = "child" if ok else "thread"
+        self._compile(sig)
 
     def _python(self, arrays):
         self.calls["python"] += 1

@@ -186,3 +186,30 @@ def test_elementwise_broadcasts_transpose_and_softmax_match_the_executor(monkeyp
     assert results["1"][3].startswith("native program (ready"), results["1"][3]
     for a, e in zip(results["1"][:3], results["0"][:3]):
         np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-7)
+
+
+SCALE = 1.0 + float(np.random.default_rng().uniform())   # a new constant per run: a program not yet cached
+
+
+def _fresh_chain(x, w):
+    return ms.ops.tanh(ms.ops.matmul(x, w) * SCALE + 0.5) * 2.0
+
+
+def test_a_background_compile_runs_in_a_child_process_and_is_loaded_here(monkeypatch):
+    """After MINDLAB_NATIVE_AFTER executor calls the program compiles aside — in a child process, whose machine
+    code this process then loads from the disk cache — while the executor keeps serving calls."""
+    monkeypatch.setenv("MINDLAB_NATIVE_AFTER", "2")
+    rng = np.random.default_rng(3)
+    x = Tensor(rng.standard_normal((64, 48)).astype(np.float32))
+    w = Tensor(rng.standard_normal((48, 32)).astype(np.float32) * 0.1)
+    f = ms.jit(_fresh_chain)
+    want = np.tanh(x.asnumpy() @ w.asnumpy() * np.float32(SCALE) + np.float32(0.5)) * 2
+    for _ in range(3):          # the third call starts the compile, and still runs through the executor
+        np.testing.assert_allclose(f(x, w).asnumpy(), want, rtol=1e-5, atol=1e-6)
+    program = f.compiled(x, w).program
+    assert isinstance(program, NativeProgram) and program.calls == {"native": 0, "python": 3}
+    assert native.settle(timeout=900)
+    assert program.state == "ready" and program.compiled_in == "child", program.child_said
+    assert "mindlab_kernel_cache." in program.source        # it calls a fused kernel the child imported by file
+    np.testing.assert_allclose(f(x, w).asnumpy(), want, rtol=1e-5, atol=1e-6)
+    assert program.calls == {"native": 1, "python": 3}
