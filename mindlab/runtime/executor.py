@@ -11,7 +11,7 @@ from .. import context as _context
 from .. import device as _device
 from .. import debug_nans as _debug_nans
 from ..errors import MindlabError
-from ..ir.anf import Apply, Constant, Param, Graph, MAKE_TUPLE, TUPLE_GETITEM, IF, WHILE, PRINT, AbstractTuple
+from ..ir.anf import Constant, Param, Graph, MAKE_TUPLE, TUPLE_GETITEM, IF, WHILE, PRINT, AbstractTuple
 from ..ops.registry import Primitive
 from ..autodiff.graph_grad import WHILE_GRAD
 
