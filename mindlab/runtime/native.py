@@ -294,7 +294,7 @@ def after():
 class NativeProgram:
     """``program(*arrays)`` like executor.Program, running the graph as one compiled function.
 
-    Compiling costs seconds (8-60 s measured for an MLP / LeNet train step on this machine: LLVM optimises the
+    Compiling costs seconds (5-13 s measured for an MLP / LeNet train step from a cold cache: LLVM optimises the
     program with every kernel it calls linked in), loading it from the disk cache tens of milliseconds. So a program
     whose machine code is cached runs natively from its first call; any other runs through the executor until it
     has been called ``after()`` times — most graphs (tests, one-off cells) never get there — and is then compiled
@@ -354,9 +354,10 @@ class NativeProgram:
 
     def _compile_aside(self, sig):
         """The background compile: in a child process when it can (then loaded here from the disk cache, tens of
-        ms), else here. Why a process: numba holds one compiler lock per process for a whole compile (8-60 s for a
+        ms), else here. Why a process: numba holds one compiler lock per process for a whole compile (5-13 s for a
         train step), so compiling in a thread here stalled every other numba compile this process needed meanwhile
-        (a new shape's fused kernel in the user's next cell waited up to a minute). The child has its own lock and
+        (a new shape's fused kernel in the user's next cell waited for it, up to a minute before native_rules'
+        broadcast loops). The child has its own lock and
         runs at a lower CPU priority (nice 10), taking the time the training leaves."""
         ok, self.child_said = _build_in_child(self.source, sig)
         self.compiled_in = "child" if ok else "thread"
