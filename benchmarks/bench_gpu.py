@@ -202,39 +202,75 @@ class MLP(nn.Cell):
         return self.fc3(self.relu(self.fc2(self.relu(self.fc1(x)))))
 
 
-def profile(fn, steps):
-    """GPU milliseconds per step spent in each primitive's kernel (CUDA events around every GPU impl call)."""
+class _HostEvent:
+    """Under the simulator (no cupy): a host clock with cupy.cuda.Event's two calls."""
+    def record(self):
+        self.t = time.perf_counter()
+
+
+def _elapsed_ms(s, e):
+    return CP.cuda.get_elapsed_time(s, e) if CP is not None else (e.t - s.t) * 1e3
+
+
+def profile(fn, steps, warmup=0):
+    """Milliseconds per step spent in each kernel (CUDA events around every GPU impl call; a host clock under the
+    simulator). The registry's kernels and the fusion pass's GPU builder are wrapped while this runs, so a graph
+    *compiled* inside it (``warmup`` calls, not counted) is profiled too, fused kernels and rewritten nodes
+    (``matmul+apply_momentum``) included."""
     from mindlab.ops.registry import REGISTRY
     from mindlab.passes import fusion
     saved, events = {}, []
+    event = CP.cuda.Event if CP is not None else _HostEvent
 
     def timed(name, impl):
         def run(*a, **k):
-            s, e = CP.cuda.Event(), CP.cuda.Event()
+            s, e = event(), event()
             s.record()
             out = impl(*a, **k)
             e.record()
             events.append((name, s, e))
             return out
         return run
-    for name, p in REGISTRY.items():
+    prims = [p for p in REGISTRY.values() if "GPU" in p.impl]
+    from mindlab.passes import gemm_update
+    prims.append(gemm_update.matmul_apply_momentum_p)
+    for p in prims:
         if "GPU" in p.impl:
-            saved[name] = p.impl["GPU"]
-            p.impl["GPU"] = timed(name, saved[name])
+            saved[p] = p.impl["GPU"]
+            p.impl["GPU"] = timed(p.name, saved[p])
+    builder = fusion.BUILDERS.get("GPU")
+    if builder is not None:
+        def timed_builder(expr, *a, **k):
+            return timed("fused(" + ",".join(label for _, _, label in expr.steps) + ")", builder(expr, *a, **k))
+        fusion.BUILDERS["GPU"] = timed_builder
     try:
+        for _ in range(warmup):
+            fn()
+        _sync()
+        del events[:]
         for _ in range(steps):
             fn()
         _sync()
     finally:
-        for name, impl in saved.items():
-            REGISTRY[name].impl["GPU"] = impl
+        for p, impl in saved.items():
+            p.impl["GPU"] = impl
+        if builder is not None:
+            fusion.BUILDERS["GPU"] = builder
     per = {}
     for name, s, e in events:
-        per[name] = per.get(name, 0.0) + CP.cuda.get_elapsed_time(s, e) / steps
-    top = sorted(per.items(), key=lambda kv: -kv[1])[:12]
-    print("    kernel time per step: " + ", ".join(f"{k} {v:.2f}" for k, v in top) +
+        per[name] = per.get(name, 0.0) + _elapsed_ms(s, e) / steps
+    top = sorted(per.items(), key=lambda kv: -kv[1])[:16]
+    print("    kernel time per step: " + ", ".join(f"{k} {v:.3f}" for k, v in top) +
           f" (sum {sum(per.values()):.2f} ms)", flush=True)
     return dict(top)
+
+
+def _mlp_step(net):
+    opt = nn.Momentum(net.trainable_params(), 0.01, 0.9)
+    step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True,
+                                                                                       reduction="mean")), opt)
+    step.set_train()
+    return step
 
 
 def bench_mlp(batch, hidden, steps):
@@ -247,10 +283,7 @@ def bench_mlp(batch, hidden, steps):
         ms.set_context(device_target="GPU", mode=ms.PYNATIVE_MODE)
         ms.set_seed(0)
         net = MLP(hidden, hidden, 10)
-        opt = nn.Momentum(net.trainable_params(), 0.01, 0.9)
-        step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True,
-                                                                                           reduction="mean")), opt)
-        step.set_train()
+        step = _mlp_step(net)
         ms.set_context(mode=mode)
         xt, yt = Tensor(x), Tensor(y)
         step(xt, yt)
@@ -259,7 +292,17 @@ def bench_mlp(batch, hidden, steps):
         moved = device.transfer_count()
         loss = float(step(xt, yt).asnumpy())
         record("mlp", label, res[label], transfers_in_steps=moved["h2d"] + moved["d2h"], loss=loss)
-        if CP is not None:
+        if mode == ms.GRAPH_MODE:    # the optimized graph's ops: did matmul+apply_momentum fire?
+            graph = step.compiled(xt, yt).optimized
+            ops_ = {}
+            for g in graph.all_graphs():
+                for n in g.nodes:
+                    ops_[n.op_name] = ops_.get(n.op_name, 0) + 1
+            RESULTS["mlp"][label]["graph_ops"] = ops_
+            print("    compiled step's ops: " + ", ".join(f"{k} x{v}" for k, v in sorted(ops_.items())), flush=True)
+            fresh = _mlp_step(net)      # compiled inside profile(), so its kernels are the wrapped ones
+            RESULTS["mlp"][label]["profile"] = profile(lambda: fresh(xt, yt), 3, warmup=1)
+        else:
             RESULTS["mlp"][label]["profile"] = profile(lambda: step(xt, yt), 3)
     ms.set_context(device_target="CPU", mode=ms.PYNATIVE_MODE)
     if TORCH is not None:

@@ -23,6 +23,7 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import mindlab as ms                                # noqa: E402
 from tests.fuzz.generator import generate          # noqa: E402
 from tests.fuzz.runner import check                 # noqa: E402
 
@@ -36,7 +37,12 @@ def main():
     ap.add_argument("--parallel-every", type=int, default=10, help="every k-th seed also runs an auto-parallel "
                                                                    "program (0: none)")
     ap.add_argument("--no-second-order", action="store_true", help="skip the Hessian-vector product checks")
+    ap.add_argument("--device", default="CPU", choices=("CPU", "GPU"),
+                    help="device_target of the runs; GPU also compares PyNative on the GPU with the CPU (on a CUDA "
+                         "machine, or the GPU code paths under NUMBA_ENABLE_CUDASIM=1)")
     args = ap.parse_args()
+    ms.set_context(device_target=args.device)
+    reference = "CPU" if args.device != "CPU" else None
     warnings.simplefilter("ignore", RuntimeWarning)
     features = collections.Counter()
     failures = []
@@ -49,7 +55,7 @@ def main():
             t0 = time.perf_counter()
             second = not args.no_second_order and prog.kind == "function" and "while" not in prog.features
             n_second += second
-            problem = check(prog, d, second_order=second)
+            problem = check(prog, d, second_order=second, reference_device=reference)
             t_single += time.perf_counter() - t0
             if problem:
                 failures.append((i, "modes", prog, problem))
@@ -70,12 +76,14 @@ def main():
                       flush=True)
     print()
     print(f"## Generated programs ({datetime.date.today()}, {platform.machine()}, {os.cpu_count()} cores, "
-          f"python {platform.python_version()})")
+          f"python {platform.python_version()}, device_target={args.device}"
+          f"{' under the CUDA simulator' if args.device == 'GPU' and os.environ.get('NUMBA_ENABLE_CUDASIM') else ''})")
     print()
     print("| run | programs | mismatches | total time | per program |")
     print("|---|---:|---:|---:|---:|")
     single_bad = sum(1 for f in failures if f[1] == "modes")
-    print(f"| PyNative vs GRAPH_MODE (values + grads; Hessian-vector products for {n_second}), seeds "
+    vs_cpu = f"; and {args.device} vs CPU in PyNative" if reference else ""
+    print(f"| PyNative vs GRAPH_MODE (values + grads; Hessian-vector products for {n_second}{vs_cpu}), seeds "
           f"{args.start}..{args.start + args.n - 1} | {args.n} | "
           f"{single_bad} | {t_single:.1f} s | {1000 * t_single / max(args.n, 1):.0f} ms |")
     if n_par:

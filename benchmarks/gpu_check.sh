@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One run on a CUDA machine (the device tool's): versions, bench_gpu.py, then the GPU tests and the op/nn/grad/graph
-# suites with device_target="GPU" in PyNative and GRAPH_MODE, four pytest processes side by side. Logs and JSON go
+# suites with device_target="GPU" in PyNative and GRAPH_MODE, four pytest processes side by side, and 300 generated
+# programs compared between the modes on the GPU and against the CPU (benchmarks/fuzz_programs.py --device GPU). Logs and JSON go
 # to $OUT. Usage: OUT=/tmp/out PY=/opt/torch/.venv/bin/python bash benchmarks/gpu_check.sh
 set -u
 OUT=${OUT:-/tmp/gpu_check}
@@ -32,7 +33,10 @@ run ops_pynative "MINDLAB_TEST_DEVICE=GPU" tests/ops &
 run rest_pynative "MINDLAB_TEST_DEVICE=GPU" tests/nn tests/autodiff tests/graph tests/test_tensor.py &
 run ops_graph "MINDLAB_TEST_DEVICE=GPU MINDLAB_TEST_MODE=graph" tests/ops &
 run rest_graph "MINDLAB_TEST_DEVICE=GPU MINDLAB_TEST_MODE=graph" tests/nn tests/autodiff tests/graph tests/passes &
+{ timeout "$SUITE_S" "$PY" benchmarks/fuzz_programs.py -n 300 --parallel-every 0 --device GPU > "$OUT/fuzz_gpu.log" 2>&1
+  echo "fuzz_gpu rc=$?" >> "$OUT/env.txt"; } &
 wait
+tail -12 "$OUT/fuzz_gpu.log" >> "$OUT/env.txt"
 for f in "$OUT"/*_*.log; do   # one compact file of failures (the device tool returns a few files only)
   echo "=== $(basename "$f"): $(grep -c ' PASSED' "$f") passed, $(grep -c ' FAILED' "$f") failed"
   grep '^FAILED' "$f" | sort -u

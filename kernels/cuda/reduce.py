@@ -1,6 +1,12 @@
 """GPU kernels of the reductions: cupy's reduction kernels (CUB-backed), numpy under the simulator.
 
 Accumulation dtypes follow the CPU kernels: bool/uint8 sums in int64, means of float16/integers in float32.
+
+A float sum over the *leading* axes of a contiguous array (a bias gradient: ``sum(dout, axis=0)`` of a (batch,
+features) array) is a matrix-vector product ``ones(rows) @ x`` through cuBLAS: cupy's reduction kernel reads such
+a column-wise sum at a fraction of the memory bandwidth (issue 7's profile: 0.24 ms for the MLP step's bias
+gradients, where reading the two 64 MB arrays once takes under 0.05 ms), while cuBLAS's matrix-vector kernel reads
+the array once, coalesced, at close to the bandwidth.
 """
 import numpy as np
 
@@ -9,7 +15,42 @@ from ...ops.abstract import norm_axes
 from .runtime import xp
 
 
+COLUMN_SUM_MIN = 1 << 14    # elements: below this a sum is one short launch either way
+_ONES = {}
+
+
+def _ones(n, dtype):
+    """A cached device vector of ``n`` ones (the column sum's other operand)."""
+    key = (n, np.dtype(dtype).str)
+    v = _ONES.get(key)
+    if v is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        v = _ONES[key] = xp().ones(n, dtype=dtype)
+    return v
+
+
+def column_sum(x, axes, keep_dims):
+    """``x.sum(axes)`` as ``ones(rows) @ x.reshape(rows, cols)`` when ``axes`` are the leading axes of a C-contiguous
+    float32/float64 array of at least ``COLUMN_SUM_MIN`` elements; else None."""
+    k = len(axes)
+    if (x.dtype.kind != "f" or x.dtype.itemsize < 4 or x.size < COLUMN_SUM_MIN or not 0 < k < x.ndim
+            or axes != tuple(range(k)) or not x.flags.c_contiguous):
+        return None
+    rows = 1
+    for d in x.shape[:k]:
+        rows *= d
+    if rows < 2:
+        return None
+    out = xp().matmul(_ones(rows, x.dtype), x.reshape(rows, x.size // rows))
+    return out.reshape(keep_dims_shape(x.shape, axes) if keep_dims else x.shape[k:])
+
+
 def _sum(x, axis, keep_dims):
+    axes = _axes(axis, x.ndim)
+    out = column_sum(x, axes, keep_dims)
+    if out is not None:
+        return out
     return xp().sum(x, axis=_axes(axis, x.ndim), keepdims=keep_dims,
                     dtype=np.int64 if x.dtype.kind in "bu" else None)
 
@@ -17,6 +58,9 @@ def _sum(x, axis, keep_dims):
 def _mean(x, axis, keep_dims):
     axes = _axes(axis, x.ndim)
     n = _reduced_count(x.shape, axes)
+    out = column_sum(x, axes, keep_dims)
+    if out is not None:
+        return out / n
     wide = x.dtype.kind == "f" and x.dtype.itemsize > 2
     return xp().sum(x, axis=axes, keepdims=keep_dims, dtype=None if wide else np.float32) / n
 

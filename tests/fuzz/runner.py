@@ -136,16 +136,37 @@ def _modes_agree(compute, what, crash_suffix=""):
     return _compare(*results, what)
 
 
-def check(program, directory, parallel=None, second_order=False):
+def _on_device(device, compute):
+    old = ms.get_context("device_target")
+    ms.set_context(device_target=device)
+    try:
+        return compute()
+    finally:
+        ms.set_context(device_target=old)
+
+
+def check(program, directory, parallel=None, second_order=False, reference_device=None):
     """None when the modes agree; else a description of the mismatch. ``parallel``: (device_num, search_mode)
     to also run the program under an auto-parallel plan (parallel programs only); ``second_order``: also compare
-    a Hessian-vector product (function programs)."""
+    a Hessian-vector product (function programs); ``reference_device``: also compare PyNative on the current
+    device_target with PyNative on this one (``--device GPU`` of benchmarks/fuzz_programs.py: the GPU against
+    the CPU)."""
     mode = ms.get_context("mode")
     try:
         mod = load(program, directory)
         bad = _modes_agree(lambda m: run(program, mod, m), "GRAPH_MODE vs PyNative")
         if bad:
             return bad
+        if reference_device is not None:
+            here = ms.get_context("device_target")
+            try:
+                ref = _on_device(reference_device, lambda: run(program, mod, ms.PYNATIVE_MODE))
+                got = run(program, mod, ms.PYNATIVE_MODE)
+            except Exception:
+                return _crash(f"PyNative on {reference_device} and {here}")
+            bad = _compare(ref, got, f"{here} vs {reference_device} (PyNative)")
+            if bad:
+                return bad
         # (second order through a tensor `while` is refused by GRAPH_MODE: tests/fuzz/test_regressions.py)
         if second_order and program.kind == "function" and "while" not in program.features:
             bad = _modes_agree(lambda m: run_second_order(program, mod, m),

@@ -87,6 +87,27 @@ def test_layer_norm_rows_and_segment_sum_match_cpu():
                                rtol=1e-6)
 
 
+@pytest.mark.parametrize("shape, axis, keep", [((256, 96), 0, False), ((8, 40, 64), (0, 1), True),
+                                              ((512, 33), (0,), True), ((64, 300), (-2,), False)])
+def test_leading_axis_sums_are_a_cublas_matrix_vector_product(shape, axis, keep, monkeypatch):
+    """A bias gradient's column sum goes through ``ones @ x`` (cuBLAS), the sum and the mean, and agrees with the
+    CPU; a sum over other axes stays cupy's reduction."""
+    from mindlab.kernels.cuda import reduce as gred
+    calls = []
+    real = gred.column_sum
+    monkeypatch.setattr(gred, "column_sum", lambda *a: calls.append(real(*a)) or calls[-1])
+    x = RNG.normal(size=shape).astype(np.float32)
+    for fn in (ops.sum, ops.mean):
+        got = fn(Tensor(x), axis, keep)
+        want = (np.sum if fn is ops.sum else np.mean)(x.astype(np.float64), axis=axis, keepdims=keep)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got.asnumpy(), want, rtol=1e-5, atol=1e-5)
+    assert len(calls) == 2 and all(c is not None for c in calls)
+    calls.clear()
+    np.testing.assert_allclose(ops.sum(Tensor(x), -1).asnumpy(), x.sum(-1), rtol=1e-5, atol=1e-5)
+    assert calls == [None]
+
+
 def _chain(x, a, b):
     return ops.tanh(x * a + b) * ops.sigmoid(x)
 

@@ -26,7 +26,8 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.simulator_slow) if n == "lenet5" else n
+                                  for n in sorted(CASES)])
 def test_training_agrees_between_modes(name):
     make, shape, classes, optimizer = CASES[name]
     x, y = classification_batch(shape, classes, seed=0)

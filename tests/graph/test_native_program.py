@@ -18,6 +18,7 @@ pytestmark = pytest.mark.skipif(mkl.jit_callers() is None, reason="native progra
 @pytest.fixture(autouse=True)
 def _compile_at_once(monkeypatch):
     monkeypatch.setenv("MINDLAB_NATIVE_AFTER", "0")
+    ms.set_context(device_target="CPU")     # native programs are CPU programs (also in MINDLAB_TEST_DEVICE=GPU runs)
 
 
 class MLP(nn.Cell):

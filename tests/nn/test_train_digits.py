@@ -32,6 +32,7 @@ class MLP(nn.Cell):
         return self.fc2(self.fc1(x))
 
 
+@pytest.mark.simulator_slow
 def test_mlp_learns_digits():
     ms.set_seed(0)
     x_train, y_train, x_test, y_test = load_split()

@@ -385,6 +385,7 @@ def test_batch_norm_bad_weight():
 
 
 # ---------------------------------------------------------------- a LeNet-style step end to end
+@pytest.mark.simulator_slow
 def test_lenet_style_forward_backward():
     labels = Tensor(np.array([1, 3, 0, 9], dtype=np.int32))
     data = [randn(4, 1, 32, 32), randn(6, 1, 5, 5) * 0.2, randn(16, 6, 5, 5) * 0.1, randn(400, 10) * 0.05]
