@@ -20,11 +20,19 @@ def _is_internal(filename):
     return (os.sep + "numpy" + os.sep) in filename or (os.sep + "numba" + os.sep) in filename
 
 
+def is_user_file(filename):
+    """Whether ``filename`` holds the user's code (not mindlab's, numpy's or numba's; notebook cells count)."""
+    return filename.startswith("<") or not _is_internal(os.path.abspath(filename))
+
+
 def user_frame(depth=1):
     """(filename, lineno, source text) of the innermost frame that belongs to the user's code, or None."""
     f = sys._getframe(depth)
     while f is not None:
         fn = f.f_code.co_filename
+        if fn.startswith("<mindlab "):      # a generated program (runtime/executor.py): the caller is the user's
+            f = f.f_back
+            continue
         if fn.startswith("<") or not _is_internal(os.path.abspath(fn)):
             line = linecache.getline(fn, f.f_lineno, f.f_globals).strip()
             return fn, f.f_lineno, line

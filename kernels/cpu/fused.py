@@ -318,7 +318,10 @@ def _held_on(placement):
     try:
         yield
     finally:
-        os.sched_setaffinity(0, placement[2])
+        try:
+            os.sched_setaffinity(0, placement[2])
+        except OSError:     # the CPUs allowed changed meanwhile (a cgroup update): keep what the kernel gave us
+            pass
 
 
 class FusedCall:

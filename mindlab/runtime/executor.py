@@ -10,6 +10,7 @@ import numpy as np
 from .. import context as _context
 from .. import device as _device
 from .. import debug_nans as _debug_nans
+from .. import errors as _errors
 from ..errors import MindlabError
 from ..ir.anf import Constant, Param, Graph, MAKE_TUPLE, TUPLE_GETITEM, IF, WHILE, PRINT, AbstractTuple
 from ..ops.registry import Primitive
@@ -40,7 +41,11 @@ class Program:
         self.source, self.fn = self._generate()
 
     def __call__(self, *args):
-        return self.fn(*args)
+        try:
+            return self.fn(*args)
+        except Exception as exc:
+            _locate_in_graph(exc, self)
+            raise
 
     # ------------------------------------------------------------------ code generation
     def _generate(self):
@@ -71,7 +76,9 @@ class Program:
                 raise MindlabError(f"executor: graph {g.name} uses node %{node.id} that is neither its parameter "
                                    f"nor computed in it (free variables must be lifted first)") from None
 
+        self.node_at_line = {}     # line of the generated source -> the node it runs (for errors: the user's line)
         for idx, n in enumerate(g.nodes):
+            first = len(lines)
             var = f"v{n.id}"
             names[id(n)] = var
             args = ", ".join(ref(i) for i in n.inputs)
@@ -119,13 +126,52 @@ class Program:
                     and id(i) not in out_ids and not isinstance(i, Param)]
             if dead:
                 lines.append("del " + ", ".join(dict.fromkeys(dead)))
+            for k in range(first, len(lines)):
+                self.node_at_line[k + 2] = n       # line 1 is the def
         lines.append(f"return {ref(g.output)}")
         params = ", ".join(f"a{k}" for k in range(len(g.params)))
         src = f"def program({params}):\n" + "\n".join("    " + l for l in lines) + "\n"
-        code = compile(src, f"<mindlab program {g.name}>", "exec")
+        self.filename = f"<mindlab program {g.name}>"
+        code = compile(src, self.filename, "exec")
         ns = dict(consts)
         exec(code, ns)   # our own generated code: kernel calls between the graph's values
         return src, ns["program"]
+
+
+def _locate_in_graph(exc, program):
+    """An error raised while ``program`` ran a node: point it at the node's line in the user's function. Kernels word
+    their errors with ``where()``, which names the caller of the compiled function (generated programs are not the
+    user's code); this replaces that line with the node's own source line when the node comes from the user's code
+    (not from mindlab's layers) and sets ``exc.source``. Nested programs (branches, loop bodies) see the error
+    first, so the innermost node's line wins."""
+    if getattr(exc, "_graph_located", False):
+        return
+    try:
+        exc._graph_located = True
+    except AttributeError:       # an exception type without an instance dict: leave it as it is
+        return
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == program.filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    info = getattr(program.node_at_line.get(line), "source", None)
+    fr = _errors.user_frame(3)
+    caller = _errors.Source(*fr) if fr is not None else None
+    if info is None or not _errors.is_user_file(str(info.file)):
+        if getattr(exc, "source", None) is None:
+            exc.source = caller
+        return
+    src = _errors.Source.of(info)
+    if len(exc.args) == 1 and isinstance(exc.args[0], str):
+        msg = exc.args[0]
+        if caller is not None and msg.endswith(caller.tail):
+            msg = msg[:-len(caller.tail)]
+        called = (f"\n  (in the compiled {info.function or program.graph.name}, called at {caller.file}:{caller.line})"
+                  if caller is not None else "")
+        exc.args = (msg + src.tail + called,)
+    if getattr(exc, "source", None) in (None, caller):
+        exc.source = src
 
 
 class _While:

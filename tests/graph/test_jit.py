@@ -276,3 +276,54 @@ def test_seed_mul_example_runs_in_graph_mode():
     c = net.compiled(Tensor(X), Tensor(Y))
     assert "mul(%arg0, %arg1)" in dump(c.graph)
     assert net._jit_construct.cache_info()["misses"] == 1
+
+
+# ---------------------------------------------------------------- errors at run time name the user's line
+def _gather_twice(a, i):
+    h = a * 2
+    return ops.gather(h, i, 0)          # the failing line
+
+
+def _gather_in_loop(a, k):
+    s = a
+    while k < 3:
+        s = s + ops.gather(a, k * 2, 0)    # fails at k = 1
+        k = k + 1
+    return s
+
+
+def _line_of(fn, text):
+    import inspect
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(i for i, l in enumerate(lines) if text in l)
+
+
+@pytest.mark.parametrize("fn, args, text", [
+    (_gather_twice, (np.ones((2, 3), np.float32), np.array([5], np.int32)), "ops.gather(h, i, 0)"),
+    (_gather_in_loop, (np.ones((2, 4), np.float32), np.int32(0)), "ops.gather(a, k * 2, 0)"),
+])
+def test_a_kernel_error_in_a_compiled_function_names_its_line(fn, args, text):
+    f = jit(fn)
+    with pytest.raises(ValueError) as e:
+        f(*[Tensor(a) for a in args])                  # the call site
+    call_line = _line_of(test_a_kernel_error_in_a_compiled_function_names_its_line, "# the call site")
+    msg = str(e.value)
+    assert "gather" in msg and "out of range" in msg
+    assert f"test_jit.py:{_line_of(fn, text)}: " in msg and text in msg, msg
+    assert f"called at {__file__}:{call_line}" in msg, msg
+    assert "<mindlab program" not in msg
+    assert e.value.source.line == _line_of(fn, text) and e.value.source.file == __file__
+
+
+def test_a_kernel_error_inside_mindlabs_own_layers_names_the_users_call():
+    from mindlab import nn
+    ms.set_context(mode=ms.GRAPH_MODE)
+    net = nn.Dense(4, 3)
+    loss = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
+    x = Tensor(np.ones((2, 4), np.float32))
+    loss(x, Tensor(np.array([0, 1], np.int32)))
+    with pytest.raises(ValueError) as e:
+        loss(x, Tensor(np.array([0, 7], np.int32)))     # the user's line
+    line = _line_of(test_a_kernel_error_inside_mindlabs_own_layers_names_the_users_call, "# the user's line")
+    assert "label 7" in str(e.value) and f"test_jit.py:{line}: loss(x, " in str(e.value), str(e.value)
+    assert "mindlab/nn" not in str(e.value) and e.value.source.line == line
