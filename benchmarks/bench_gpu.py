@@ -129,7 +129,14 @@ def bench_fused(size, compile_torch):
         a_ = device.to_device(np.array([A], np.float32))
         b_ = device.to_device(np.array([B], np.float32))
         t = gpu_ms(lambda: call(xd, a_, b_), n=20)
-        record("fused", "fused kernel alone", t, ratio=t / copy_ms)
+        record("fused", f"fused kernel alone (unroll {call.unroll}, the default)", t, ratio=t / copy_ms)
+        from mindlab.kernels.cuda.fused import FusedCudaCall
+        for u in (1, 2, 4, 8):           # elements per thread loaded together (MINDLAB_CUDA_UNROLL picks one)
+            if u != call.unroll:
+                other = FusedCudaCall(call.expr, call.shape, call.n_cols, unroll=u)
+                other(xd, a_, b_)
+                t = gpu_ms(lambda: other(xd, a_, b_), n=20)
+                record("fused", f"fused kernel alone, unroll {u}", t, ratio=t / copy_ms)
     t = gpu_ms(lambda: chain(x, A, B), n=10)
     record("fused", "mindlab PyNative (op by op)", t, ratio=t / copy_ms)
     small = Tensor(host[:1024])

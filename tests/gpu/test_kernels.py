@@ -131,9 +131,13 @@ def test_graph_mode_fuses_a_chain_into_one_cuda_kernel():
     np.testing.assert_allclose(out.asnumpy(), want, rtol=1e-6, atol=1e-7)
 
 
-def test_fused_kernel_with_row_input_and_two_outputs():
+@pytest.mark.parametrize("unroll", [1, 2, 4])
+@pytest.mark.parametrize("shape", [(4, 5), (7, 13), (64, 9)])
+def test_fused_kernel_with_row_input_and_two_outputs(unroll, shape):
+    """Every element once, whether a thread takes it in the unrolled loop or in the remainder loop (sizes that
+    are and are not multiples of the threads times ``unroll``)."""
     from mindlab.kernels.cpu.fused import FusedExpr, render
-    from mindlab.kernels.cuda.fused import compile_expr
+    from mindlab.kernels.cuda.fused import FusedCudaCall
     from mindlab.ops.registry import REGISTRY
     e = FusedExpr()
     v0 = e.add_input("full", np.float32)
@@ -145,9 +149,10 @@ def test_fused_kernel_with_row_input_and_two_outputs():
     t3 = e.add_step(render(REGISTRY["sign"], [t0], np.float32, {}), np.float32, "sign")
     e.add_output(t2)
     e.add_output(t3)
-    call = compile_expr(e, (4, 5), 5)
-    a = RNG.normal(size=(4, 5)).astype(np.float32)
-    r = RNG.normal(size=5).astype(np.float32)
+    call = FusedCudaCall(e, shape, shape[1], unroll=unroll)
+    assert ("while i + " in call.source) == (unroll > 1)
+    a = RNG.normal(size=shape).astype(np.float32)
+    r = RNG.normal(size=shape[1]).astype(np.float32)
     o2, o3 = call(dev(a), dev(r), dev(np.array([0.3], np.float32)))
     np.testing.assert_allclose(back(o2), np.maximum(np.maximum(a + r, 0), 0.3), rtol=1e-7)
     np.testing.assert_array_equal(back(o3), np.sign(a + r))
