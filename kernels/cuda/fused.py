@@ -108,30 +108,35 @@ _RENAMES = (("np.sign(", "fsign("), ("np.floor(", "ffloor("))
 
 
 UNROLL = max(1, int(os.environ.get("MINDLAB_CUDA_UNROLL", "4")))   # elements a thread loads before computing
-_NAME = re.compile(r"\b([vtj])(\d*)\b")
+_NAME = re.compile(r"\b([vt])(\d+)\b")
 
 
 def _lane(text, u):
-    """``text`` with the per-element names (v<k>, t<k>, j) of unrolled lane ``u``."""
+    """``text`` with the per-element names (v<k>, t<k>) of unrolled lane ``u``."""
     return _NAME.sub(lambda m: f"{m[1]}{m[2]}_{u}", text)
 
 
-def _element_body(expr, index):
-    """The lines computing one element at ``index``: loads, the steps, the stores."""
-    body = []
-    if expr.has_rows:
-        body.append(f"j = {index} % n_cols")
+def _element_body(expr, index, col="j"):
+    """The lines computing one element at ``index`` (column ``col`` for row inputs): loads, steps, stores."""
+    loads = []
     for k, (kind, _) in enumerate(expr.inputs):
         if kind == "full":
-            body.append(f"v{k} = in{k}[{index}]")
+            loads.append(f"v{k} = in{k}[{index}]")
         elif kind == "row":
-            body.append(f"v{k} = in{k}[j]")
+            loads.append(f"v{k} = in{k}[{col}]")
+    steps = []
     for k, (text, dtype, label) in enumerate(expr.steps):
         for old, new in _RENAMES:
             text = text.replace(old, new)
-        body.append(f"t{k} = {scalar_type_name(dtype)}({text})" + (f"   # {label}" if label else ""))
+        steps.append(f"t{k} = {scalar_type_name(dtype)}({text})" + (f"   # {label}" if label else ""))
     stores = [f"out{k}[{index}] = t{step}" for k, step in enumerate(expr.outputs)]
-    return body, stores
+    return loads, steps, stores
+
+
+def _next_col(new, old):
+    """Column ``new`` of the element ``stride`` after the one in column ``old``: no division (a 64-bit ``%`` per
+    element costs a GPU about as much as the memory traffic of a small chain)."""
+    return [f"{new} = {old} + col_step", f"{new} = {new} - n_cols if {new} >= n_cols else {new}"]
 
 
 def cuda_source(expr, unroll=None):
@@ -139,8 +144,10 @@ def cuda_source(expr, unroll=None):
     elements a thread at a time (``i``, ``i + stride``, ...: a warp's loads stay coalesced), loading all of them
     before computing, so that each thread has ``unroll`` loads in flight — an elementwise kernel with one 4-byte
     load per thread reaches about half the memory bandwidth (cupy's own copy kernel: 1.6 of ~4 TB/s on an H200) —
-    then the remaining elements one at a time."""
+    then the remaining elements one at a time. Row inputs are read at column ``j``, which advances by
+    ``stride % n_cols`` without a division."""
     unroll = UNROLL if unroll is None else unroll
+    rows = expr.has_rows
     ins = [f"in{k}" for k in range(len(expr.inputs))]
     outs = [f"out{k}" for k in range(len(expr.outputs))]
     lines = [f"def fused_kernel(n, n_cols, {', '.join(ins + outs)}):"]
@@ -148,24 +155,26 @@ def cuda_source(expr, unroll=None):
         if kind == "scalar":
             lines.append(f"    s{k} = in{k}[0]")
     lines += ["    stride = cuda.gridsize(1)", "    i = cuda.grid(1)"]
-    body, stores = _element_body(expr, "i")
+    if rows:
+        lines += ["    col_step = stride % n_cols", "    j = i % n_cols"]
     if unroll > 1:
         lines.append(f"    while i + {unroll - 1} * stride < n:")
-        lanes = [f"i_{u}" for u in range(unroll)]
         block = ["i_0 = i"] + [f"i_{u} = i_{u - 1} + stride" for u in range(1, unroll)]
-        loads, computes = [], []
-        for u in range(unroll):
-            b, _ = _element_body(expr, lanes[u])
-            b = [_lane(x, u) for x in b]
-            loads += [x for x in b if x.startswith(("v", "j"))]
-            computes += [x for x in b if not x.startswith(("v", "j"))]
-        block += loads + computes
-        for u in range(unroll):
-            block += [_lane(x, u) for x in _element_body(expr, lanes[u])[1]]
+        if rows:
+            block.append("j_0 = j")
+            for u in range(1, unroll):
+                block += _next_col(f"j_{u}", f"j_{u - 1}")
+        parts = [_element_body(expr, f"i_{u}", f"j_{u}") for u in range(unroll)]
+        for which in range(3):          # every lane's loads, then every lane's steps, then the stores
+            block += [_lane(x, u) for u, part in enumerate(parts) for x in part[which]]
         block.append(f"i = i_{unroll - 1} + stride")
+        if rows:
+            block += _next_col("j", f"j_{unroll - 1}")
         lines += ["        " + x for x in block]
+    loads, steps, stores = _element_body(expr, "i")
+    tail = loads + steps + stores + ["i += stride"] + (_next_col("j", "j") if rows else [])
     lines.append("    while i < n:")
-    lines += ["        " + x for x in body + stores] + ["        i += stride"]
+    lines += ["        " + x for x in tail]
     return "\n".join(lines) + "\n"
 
 

@@ -132,7 +132,7 @@ def test_graph_mode_fuses_a_chain_into_one_cuda_kernel():
 
 
 @pytest.mark.parametrize("unroll", [1, 2, 4])
-@pytest.mark.parametrize("shape", [(4, 5), (7, 13), (64, 9)])
+@pytest.mark.parametrize("shape", [(4, 5), (7, 13), (64, 9), (10, 3), (6, 1)])
 def test_fused_kernel_with_row_input_and_two_outputs(unroll, shape):
     """Every element once, whether a thread takes it in the unrolled loop or in the remainder loop (sizes that
     are and are not multiples of the threads times ``unroll``)."""
