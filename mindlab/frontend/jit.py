@@ -56,6 +56,12 @@ class Compiled:
             return "executor (native programs are CPU only)"
         return f"executor ({native.explain(self.optimized) or 'debug_nans checks'})"
 
+    def code(self):
+        """What runs, as text (a ``ProgramListing``): how calls run, the generated program(s) — the executor's, one
+        line a node, or the native program's numba source — and every fused kernel's source."""
+        from ..runtime.listing import listing
+        return listing(self)
+
     def views(self):
         """GraphViews (text / DOT / SVG / graph JSON, and a Jupyter mimebundle) of the parsed and optimized graphs."""
         from ..ir.views import views_of

@@ -7,6 +7,7 @@ Line magic ``%mindlab``::
     %mindlab ir F [-o] [-s K]      F's compiled graph (as parsed; -o: after the passes)
     %mindlab grad F [-o] [-s K]    the gradient graph of F
     %mindlab passes F [-p NAME] [-s K]   the pass pipeline: a table, and the graph before/after each pass
+    %mindlab code F [-s K]         what F runs: the generated program(s) and every fused kernel's source
     %mindlab plan NET              a parallel plan (a Plan, a planner result, a ParallelProgram, plan JSON)
     %mindlab inspect on | off      report every compile / gradient transform as it happens
     %mindlab toggle                a PyNative / Graph mode toggle (ipywidgets)
@@ -243,7 +244,7 @@ class MindlabMagics(Magics):
             context.set_context(mode=MODES[cmd])
             print(mode_text())
             return None
-        handler = {"ir": self._ir, "grad": self._grad, "passes": self._passes, "plan": self._plan,
+        handler = {"ir": self._ir, "grad": self._grad, "passes": self._passes, "code": self._code, "plan": self._plan,
                    "inspect": self._inspect, "toggle": self._toggle}.get(cmd)
         if handler is None:
             raise UsageError(f"%mindlab: unknown command {cmd!r}\n\n{HELP}")
@@ -268,6 +269,11 @@ class MindlabMagics(Magics):
         expr, opts = parse_args("ir", words, ("optimized", "signature"))
         _, _, entry = self._entry(expr, opts["signature"], "ir")
         display(entry.views()["optimized" if opts["optimized"] else "graph"])
+
+    def _code(self, words):
+        expr, opts = parse_args("code", words, ("signature",))
+        _, _, entry = self._entry(expr, opts["signature"], "code")
+        display(entry.code())
 
     def _grad(self, words):
         from ..autodiff.grad import GradFunction

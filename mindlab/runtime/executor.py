@@ -4,6 +4,7 @@ the programs of their branch / loop graphs (the small VM). Buffers are released 
 run (``del``), so peak memory follows liveness rather than graph size.
 """
 import functools
+import os
 
 import numpy as np
 
@@ -91,10 +92,11 @@ class Program:
                 consts[kname] = functools.partial(impl, **n.attrs) if n.attrs else impl
                 if isinstance(n.abstract, AbstractTuple):
                     consts[f"d{n.id}"] = tuple(a.dtype.np for a in n.abstract.elements)
-                    lines.append(f"{var} = tuple(_fix(o, d) for o, d in zip({kname}({args}), d{n.id}))")
+                    lines.append(f"{var} = tuple(_fix(o, d) for o, d in zip({kname}({args}), d{n.id}))"
+                                 f"{_note(n)}")
                 else:
                     consts[f"d{n.id}"] = n.abstract.dtype.np
-                    lines.append(f"{var} = _fix({kname}({args}), d{n.id})")
+                    lines.append(f"{var} = _fix({kname}({args}), d{n.id}){_note(n)}")
                 if self.debug_nans:   # name the first node whose output has a NaN (or inf from finite inputs)
                     consts[f"nan{n.id}"] = _debug_nans.NodeCheck(n, isinstance(n.abstract, AbstractTuple))
                     lines.append(f"nan{n.id}({var}{', ' if args else ''}{args})")
@@ -107,19 +109,19 @@ class Program:
                                                                                      self.device)
                 consts[f"t{n.id}"], consts[f"e{n.id}"] = then_p, else_p
                 cond, rest = ref(n.inputs[0]), ", ".join(ref(i) for i in n.inputs[1:])
-                lines.append(f"{var} = t{n.id}({rest}) if {cond} else e{n.id}({rest})")
+                lines.append(f"{var} = t{n.id}({rest}) if {cond} else e{n.id}({rest}){_note(n)}")
             elif op is WHILE:
                 consts[f"w{n.id}"] = _While(n, self.device)
-                lines.append(f"{var} = w{n.id}({args})")
+                lines.append(f"{var} = w{n.id}({args}){_note(n)}")
             elif op is WHILE_GRAD:
                 consts[f"w{n.id}"] = _WhileGrad(n, self.device)
-                lines.append(f"{var} = w{n.id}({args})")
+                lines.append(f"{var} = w{n.id}({args}){_note(n)}")
             elif op is PRINT:
                 consts[f"p{n.id}"] = _Print(n.attrs["template"], n.attrs.get("sep", " "))
                 lines.append(f"{var} = p{n.id}({args})")
             elif isinstance(op, Graph):
                 consts[f"g{n.id}"] = Program(op, self.device)
-                lines.append(f"{var} = g{n.id}({args})")
+                lines.append(f"{var} = g{n.id}({args}){_note(n)}")
             else:
                 raise MindlabError(f"executor: unknown operation {op!r}")
             dead = [names[id(i)] for i in n.inputs if not isinstance(i, Constant) and last_use.get(id(i)) == idx
@@ -136,6 +138,14 @@ class Program:
         ns = dict(consts)
         exec(code, ns)   # our own generated code: kernel calls between the graph's values
         return src, ns["program"]
+
+
+def _note(node):
+    """The comment closing a node's line in the generated source: its op and the user's line it came from."""
+    src = node.source
+    where = f" <- {os.path.basename(str(src.file))}:{src.line}" if src is not None else ""
+    name = getattr(node.op, "name", type(node.op).__name__)
+    return f"   # {name}{where}".replace("\n", " ").replace("\r", " ")
 
 
 def _locate_in_graph(exc, program):

@@ -92,7 +92,7 @@ def mode():
 # ------------------------------------------------------------------------------------------------- modes
 def test_help_lists_every_command(shell):
     out = ok(shell, "%mindlab --help").stdout
-    for cmd in ("graph", "pynative", "ir F", "grad F", "passes F", "plan NET", "inspect on", "%%graph"):
+    for cmd in ("graph", "pynative", "ir F", "grad F", "passes F", "code F", "plan NET", "inspect on", "%%graph"):
         assert cmd in out, cmd
     assert ok(shell, "%mindlab -h").stdout == out
 
@@ -190,6 +190,21 @@ def test_ir_of_a_jit_function(shell):
     ok(shell, "@ms.jit\ndef double_exp(a):\n    return ops.exp(a) * 2\n\nz = double_exp(x)")
     doc = graph_bundle(ok(shell, "%mindlab ir double_exp"))[GRAPH_MIME]
     assert [n["op"] for n in doc["nodes"] if n["kind"] == "primitive"] == ["exp", "mul"]
+
+
+def test_code_shows_the_generated_program_and_fused_kernels_as_text_only(shell):
+    ok(shell, "from mindlab.passes.fusion import fusion_options\n"
+              "@ms.jit\ndef chain(a):\n    return ops.tanh(a * 1.5 + 0.25) * ops.sigmoid(a)\n\n"
+              "with fusion_options(min_elements=0):\n    zc = chain(x)")
+    cap = ok(shell, "%mindlab code chain")
+    (data,) = bundles(cap)
+    assert set(data) == {"text/plain"}                      # text only: nothing becomes HTML
+    text = data["text/plain"]
+    assert "-- runs as" in text and "def program(" in text
+    assert "# fused(mul,add,tanh,sigmoid,mul) <- " in text          # each line says its op and the user's line
+    assert "def fused_kernel(" in text and "kernel of fused(mul,add,tanh,sigmoid,mul)" in text
+    ok(shell, "@ms.jit\ndef never(a):\n    return a")
+    assert "has not been compiled yet" in fails(shell, "%mindlab code never")
 
 
 # ------------------------------------------------------------------------------------------------- grad
