@@ -4,6 +4,7 @@ the programs of their branch / loop graphs (the small VM). Buffers are released 
 run (``del``), so peak memory follows liveness rather than graph size.
 """
 import functools
+import linecache
 import os
 
 import numpy as np
@@ -134,6 +135,8 @@ class Program:
         params = ", ".join(f"a{k}" for k in range(len(g.params)))
         src = f"def program({params}):\n" + "\n".join("    " + l for l in lines) + "\n"
         self.filename = f"<mindlab program {g.name}>"
+        # tracebacks and numpy's warnings quote the generated line, whose comment names the op and the user's line
+        linecache.cache[self.filename] = (len(src), None, src.splitlines(True), self.filename)
         code = compile(src, self.filename, "exec")
         ns = dict(consts)
         exec(code, ns)   # our own generated code: kernel calls between the graph's values

@@ -327,3 +327,18 @@ def test_a_kernel_error_inside_mindlabs_own_layers_names_the_users_call():
     line = _line_of(test_a_kernel_error_inside_mindlabs_own_layers_names_the_users_call, "# the user's line")
     assert "label 7" in str(e.value) and f"test_jit.py:{line}: loss(x, " in str(e.value), str(e.value)
     assert "mindlab/nn" not in str(e.value) and e.value.source.line == line
+
+
+def _sqrt_of_shifted(x):
+    return ops.sqrt(x - 1.0) * 2      # nan for x < 1: numpy warns
+
+
+def test_numpy_warnings_in_a_compiled_function_quote_the_generated_line_and_the_users():
+    import linecache
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        jit(_sqrt_of_shifted)(Tensor(np.array([0.5, 2.0], np.float32)))
+    (w,) = [w for w in caught if "invalid value" in str(w.message)]
+    quoted = linecache.getline(w.filename, w.lineno)
+    assert w.filename.startswith("<mindlab program") and f"# sqrt <- test_jit.py:{_line_of(_sqrt_of_shifted, 'ops.sqrt')}" in quoted, quoted
