@@ -30,7 +30,7 @@ run() {   # name, "VAR=value ...", pytest args...
 }
 run gpu_tests "MINDLAB_TEST_DEVICE=CPU" tests/gpu &
 run ops_pynative "MINDLAB_TEST_DEVICE=GPU" tests/ops &
-run rest_pynative "MINDLAB_TEST_DEVICE=GPU" tests/nn tests/autodiff tests/graph tests/test_tensor.py &
+run rest_pynative "MINDLAB_TEST_DEVICE=GPU" tests/nn tests/autodiff tests/graph tests/train tests/test_tensor.py &
 run ops_graph "MINDLAB_TEST_DEVICE=GPU MINDLAB_TEST_MODE=graph" tests/ops &
 run rest_graph "MINDLAB_TEST_DEVICE=GPU MINDLAB_TEST_MODE=graph" tests/nn tests/autodiff tests/graph tests/passes &
 { timeout "$SUITE_S" "$PY" benchmarks/fuzz_programs.py -n 300 --parallel-every 0 --device GPU > "$OUT/fuzz_gpu.log" 2>&1
