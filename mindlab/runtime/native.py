@@ -103,8 +103,11 @@ def _literal(value):
 
 
 def _scalar_value(value):
-    """A 0-d constant as the scalar the program takes (numpy scalar keeps the dtype)."""
-    return value[()] if isinstance(value, np.ndarray) else value
+    """A constant as the program takes it: a 0-d one as a scalar (numpy scalar keeps the dtype), an array one
+    C-contiguous (a folded transpose is a strided view, and the generated code reshapes its operands)."""
+    if not isinstance(value, np.ndarray):
+        return value
+    return value[()] if value.ndim == 0 else np.ascontiguousarray(value)
 
 
 def build(graph):
@@ -363,6 +366,19 @@ class NativeProgram:
         self.compiled_in = "child" if ok else "thread"
         self._compile(sig)
 
+    def _unexpected(self, exc, arrays):
+        """The native function failed in a way its checks do not know. When the program updates nothing in place,
+        the executor runs this call and every later one (its result, or the op's own error), said once; otherwise
+        parameters may be half updated, so the error says so."""
+        if self.written:
+            raise MindlabError(f"native program {self.graph.name} failed ({type(exc).__name__}: {exc}) and may have "
+                               f"updated parameters in place; re-run with MINDLAB_NATIVE=0") from exc
+        self.fn, self.state = None, "failed"
+        warnings.warn(f"mindlab native program {self.graph.name} failed at run time ({type(exc).__name__}: "
+                      f"{str(exc)[:200]}); it runs through the executor from now on", NativeProgramWarning,
+                      stacklevel=3)
+        return self._python(arrays)
+
     def _python(self, arrays):
         self.calls["python"] += 1
         return self.fallback(*arrays)
@@ -394,7 +410,7 @@ class NativeProgram:
             return self._python(arrays)
         except ValueError as exc:
             if len(exc.args) != 2 or exc.args[0] != "NativeStop":
-                raise
+                return self._unexpected(exc, arrays)
             at = exc.args[1]
             if at in self.safe_stops:
                 return self._python(arrays)     # raises the op's own error (nothing was written yet)
@@ -402,6 +418,8 @@ class NativeProgram:
             raise MindlabError(f"native program {self.graph.name}: {node.op.name} (node %{node.id}) stopped after "
                                f"parameters were updated in place (re-run with MINDLAB_NATIVE=0 for the op's full "
                                f"error)") from None
+        except Exception as exc:     # noqa: BLE001 (a fault of the generated program, not of the user's input)
+            return self._unexpected(exc, arrays)
         self.calls["native"] += 1
         if isinstance(self._dtypes, tuple):
             return tuple(_fix(o, d) for o, d in zip(out, self._dtypes))

@@ -189,6 +189,53 @@ def test_elementwise_broadcasts_transpose_and_softmax_match_the_executor(monkeyp
         np.testing.assert_allclose(a, e, rtol=1e-6, atol=1e-7)
 
 
+C_T = Tensor(np.arange(15, dtype=np.float64).reshape(5, 3))
+
+
+def _with_a_transposed_constant(x):
+    return x * ms.ops.transpose(C_T, (1, 0)) + 1.0       # folded: a strided (F-order) constant
+
+
+def _select_of_scalars(a, b):
+    return ms.ops.select(a > b, a, b * 2.0)
+
+
+@pytest.mark.parametrize("fn, shapes", [(_with_a_transposed_constant, [(3, 5)]), (_select_of_scalars, [(), ()])])
+def test_found_by_generated_programs_run_natively(fn, shapes):
+    """Two programs the generated-program fuzzer (with MINDLAB_NATIVE_AFTER=0) found: a constant folded from a
+    transpose reached the program strided and its reshape raised NotImplementedError ("incompatible shape for
+    array") out of numba at the first native call; a select of 0-d values called an array kernel with scalars, so
+    the program never compiled (a NativeProgramWarning)."""
+    import warnings
+    rng = np.random.default_rng(3)
+    args = [Tensor(rng.standard_normal(s)) for s in shapes]
+    want = fn(*args).asnumpy()                           # PyNative
+    f = ms.jit(fn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", native.NativeProgramWarning)
+        got = f(*args).asnumpy()
+    c = f.compiled(*args)
+    assert isinstance(c.program, NativeProgram) and c.program.calls == {"native": 1, "python": 0}, c.runs_as
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_native_program_that_fails_unexpectedly_hands_over_to_the_executor():
+    """A fault of the generated program (not of the input) is not the user's crash: a program that updates nothing
+    in place runs that call and later ones through the executor, and says so once."""
+    f = ms.jit(_with_a_transposed_constant)
+    x = Tensor(np.ones((3, 5)))
+    want = f(x).asnumpy()
+    prog = f.compiled(x).program
+
+    def broken(*a):
+        raise NotImplementedError("incompatible shape for array")
+    prog.fn = broken
+    with pytest.warns(native.NativeProgramWarning, match="failed at run time .*NotImplementedError"):
+        np.testing.assert_array_equal(f(x).asnumpy(), want)
+    np.testing.assert_array_equal(f(x).asnumpy(), want)
+    assert prog.state == "failed" and prog.calls["python"] == 2
+
+
 SCALE = 1.0 + float(np.random.default_rng().uniform())   # a new constant per run: a program not yet cached
 
 

@@ -101,6 +101,8 @@ def select(emit, args, avals, out):
     shape = out.shape
     if cond.shape != shape:
         return None
+    if shape == ():                       # 0-d values are scalars in a native program
+        return f"({args[1]} if {args[0]} else {args[2]})"
     if x.shape == shape and y.shape == shape:
         return f"{emit.use(_k.select_aa)}({', '.join(args)})"
     if x.shape == shape and y.shape == ():
