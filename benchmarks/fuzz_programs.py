@@ -40,7 +40,14 @@ def main():
     ap.add_argument("--device", default="CPU", choices=("CPU", "GPU"),
                     help="device_target of the runs; GPU also compares PyNative on the GPU with the CPU (on a CUDA "
                          "machine, or the GPU code paths under NUMBA_ENABLE_CUDASIM=1)")
+    ap.add_argument("--native", action="store_true",
+                    help="compile every native program at its first call (MINDLAB_NATIVE_AFTER=0; the CPU runs "
+                         "otherwise use the executor for a program's first 100 calls, so these runs never reach "
+                         "native code) and count a native program that fails to compile as a failure")
     args = ap.parse_args()
+    if args.native:
+        os.environ["MINDLAB_NATIVE_AFTER"] = "0"
+    from mindlab.runtime.native import NativeProgramWarning
     ms.set_context(device_target=args.device)
     reference = "CPU" if args.device != "CPU" else None
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -55,7 +62,13 @@ def main():
             t0 = time.perf_counter()
             second = not args.no_second_order and prog.kind == "function" and "while" not in prog.features
             n_second += second
-            problem = check(prog, d, second_order=second, reference_device=reference)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", NativeProgramWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                problem = check(prog, d, second_order=second, reference_device=reference)
+            native_bad = [str(w.message) for w in caught if issubclass(w.category, NativeProgramWarning)]
+            if native_bad and args.native and not problem:
+                problem = "native program failed: " + native_bad[0]
             t_single += time.perf_counter() - t0
             if problem:
                 failures.append((i, "modes", prog, problem))

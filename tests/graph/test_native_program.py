@@ -200,12 +200,17 @@ def _select_of_scalars(a, b):
     return ms.ops.select(a > b, a, b * 2.0)
 
 
-@pytest.mark.parametrize("fn, shapes", [(_with_a_transposed_constant, [(3, 5)]), (_select_of_scalars, [(), ()])])
+def _sum_of_a_scalar(a):
+    return ms.ops.sum(a * 2.0) + a
+
+
+@pytest.mark.parametrize("fn, shapes", [(_with_a_transposed_constant, [(3, 5)]), (_select_of_scalars, [(), ()]),
+                                        (_sum_of_a_scalar, [()])])
 def test_found_by_generated_programs_run_natively(fn, shapes):
-    """Two programs the generated-program fuzzer (with MINDLAB_NATIVE_AFTER=0) found: a constant folded from a
+    """Programs the generated-program fuzzer (``fuzz_programs.py --native``) found: a constant folded from a
     transpose reached the program strided and its reshape raised NotImplementedError ("incompatible shape for
-    array") out of numba at the first native call; a select of 0-d values called an array kernel with scalars, so
-    the program never compiled (a NativeProgramWarning)."""
+    array") out of numba at the first native call; a select and a sum of 0-d values called array kernels with
+    scalars, so those programs never compiled (a NativeProgramWarning)."""
     import warnings
     rng = np.random.default_rng(3)
     args = [Tensor(rng.standard_normal(s)) for s in shapes]

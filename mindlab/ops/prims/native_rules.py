@@ -122,6 +122,8 @@ def reduce_sum(emit, args, avals, out, axis, keep_dims):
     x = avals[0]
     if x.dtype.np.char not in _FLOATS or out.dtype is not x.dtype or x.size == 0:
         return None
+    if x.shape == ():                           # a 0-d value is a scalar in a native program: its own sum
+        return args[0]
     axes = _axes(axis, len(x.shape))
     if keep_dims and not (x.ndim == 4 and axes == (0, 2, 3)):
         return None
