@@ -86,6 +86,36 @@ def test_generated_parallel_programs_agree_with_one_device(progdir):
     one()
 
 
+N_NATIVE = 160
+
+
+def test_generated_programs_run_natively_from_the_first_call(progdir, monkeypatch):
+    """With ``MINDLAB_NATIVE_AFTER=0`` every graph that can be a native program compiles as one at its first call
+    (elsewhere the executor serves a graph's first 100 calls, so the slices above never reach native code): seeds
+    0..N_NATIVE-1 agree between the modes and none of their native programs fails to compile
+    (``fuzz_programs.py --native`` runs 1,000)."""
+    import random
+    from mindlab.runtime import native
+    from .generator import generate
+    monkeypatch.setenv("MINDLAB_NATIVE_AFTER", "0")
+    ran = []
+    real = native.NativeProgram._compile
+
+    def counted(self, sig):
+        real(self, sig)
+        ran.append(self.state)
+    monkeypatch.setattr(native.NativeProgram, "_compile", counted)
+    for seed in range(N_NATIVE):
+        program = generate(random.Random(seed))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("error", native.NativeProgramWarning)
+            problem = check(program, progdir)
+        assert problem is None, f"seed {seed}: " + _explain(program, problem)
+    if ms.get_context("device_target") == "CPU" and native.enabled() and native._mkl.jit_callers() is not None:
+        assert len(ran) >= 4 and set(ran) == {"ready"}, ran
+
+
 # ---------------------------------------------------------------- the harness itself can fail
 _BAD_GRAPH = GenProgram(source="""import mindlab as ms
 from mindlab import ops
