@@ -16,6 +16,7 @@ import numpy as np
 
 import mindlab as ms
 from mindlab import nn, ops, Tensor
+from tests.gpu.conftest import on
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 
@@ -136,15 +137,6 @@ def _modes_agree(compute, what, crash_suffix=""):
     return _compare(*results, what)
 
 
-def _on_device(device, compute):
-    old = ms.get_context("device_target")
-    ms.set_context(device_target=device)
-    try:
-        return compute()
-    finally:
-        ms.set_context(device_target=old)
-
-
 def check(program, directory, parallel=None, second_order=False, reference_device=None):
     """None when the modes agree; else a description of the mismatch. ``parallel``: (device_num, search_mode)
     to also run the program under an auto-parallel plan (parallel programs only); ``second_order``: also compare
@@ -160,7 +152,7 @@ def check(program, directory, parallel=None, second_order=False, reference_devic
         if reference_device is not None:
             here = ms.get_context("device_target")
             try:
-                ref = _on_device(reference_device, lambda: run(program, mod, ms.PYNATIVE_MODE))
+                ref = on(reference_device, lambda: run(program, mod, ms.PYNATIVE_MODE))
                 got = run(program, mod, ms.PYNATIVE_MODE)
             except Exception:
                 return _crash(f"PyNative on {reference_device} and {here}")
