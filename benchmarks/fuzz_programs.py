@@ -95,7 +95,8 @@ def main():
     print("| run | programs | mismatches | total time | per program |")
     print("|---|---:|---:|---:|---:|")
     single_bad = sum(1 for f in failures if f[1] == "modes")
-    vs_cpu = f"; and {args.device} vs CPU in PyNative" if reference else ""
+    vs_cpu = (f"; and {args.device} vs CPU in PyNative" if reference else "") + \
+        ("; every native program compiled at its first call" if args.native else "")
     print(f"| PyNative vs GRAPH_MODE (values + grads; Hessian-vector products for {n_second}{vs_cpu}), seeds "
           f"{args.start}..{args.start + args.n - 1} | {args.n} | "
           f"{single_bad} | {t_single:.1f} s | {1000 * t_single / max(args.n, 1):.0f} ms |")
