@@ -76,6 +76,17 @@ def fsigmoid(x):
 
 
 @cuda.jit(device=True, inline=True)
+def fsigmoid_f32(x):
+    """fsigmoid in float32 throughout: a Python ``1.0`` is a float64, and with it the division ran in double
+    precision (``rcp.rn.f64`` in the PTX for sm_90)."""
+    one = np.float32(1.0)
+    if x >= 0:
+        return one / (one + math.exp(-x))
+    e = math.exp(x)
+    return e / (one + e)
+
+
+@cuda.jit(device=True, inline=True)
 def fmaximum(a, b):
     return a if (a > b) | (a != a) else b
 
@@ -87,10 +98,24 @@ def fminimum(a, b):
 
 @cuda.jit(device=True, inline=True)
 def fsign(x):
+    """numpy's sign: +-1, 0 for either zero, NaN for NaN (``1 + x * 0``, used before, gave NaN for +-inf)."""
     if x > 0:
-        return 1 + x * 0
+        return 1
     if x < 0:
-        return -1 + x * 0
+        return -1
+    if x == 0:
+        return 0
+    return x
+
+
+@cuda.jit(device=True, inline=True)
+def fsign_f32(x):
+    if x > 0:
+        return np.float32(1.0)
+    if x < 0:
+        return np.float32(-1.0)
+    if x == 0:
+        return np.float32(0.0)
     return x
 
 
@@ -101,10 +126,21 @@ def ffloor(x):
     return x - (x % 1)
 
 
+@cuda.jit(device=True, inline=True)
+def ffloor_f32(x):
+    if x != x or x - x != 0:
+        return x
+    return x - (x % np.float32(1.0))
+
+
 NAMESPACE = {"math": math, "np": np, "cuda": cuda, "fexp": fexp, "flog": flog, "ftanh": ftanh, "fsqrt": fsqrt,
-             "fsigmoid": fsigmoid, "fmaximum": fmaximum, "fminimum": fminimum, "fsign": fsign, "ffloor": ffloor}
+             "fsigmoid": fsigmoid, "fsigmoid_f32": fsigmoid_f32, "fmaximum": fmaximum, "fminimum": fminimum,
+             "fsign": fsign, "fsign_f32": fsign_f32, "ffloor": ffloor, "ffloor_f32": ffloor_f32}
 NAMESPACE.update({name: np.dtype(dt).type for dt, name in _TYPE_NAMES.items()})
 _RENAMES = (("np.sign(", "fsign("), ("np.floor(", "ffloor("))
+# float32 steps: variants whose constants are float32 (a Python constant is a float64 or int64, and numba promotes
+# float32 arithmetic with either to float64; PTX for sm_90 showed f64 instructions in these three)
+_F32_RENAMES = (("fsigmoid(", "fsigmoid_f32("), ("fsign(", "fsign_f32("), ("ffloor(", "ffloor_f32("))
 
 
 UNROLL = max(1, int(os.environ.get("MINDLAB_CUDA_UNROLL", "4")))   # elements a thread loads before computing
@@ -126,7 +162,7 @@ def _element_body(expr, index, col="j"):
             loads.append(f"v{k} = in{k}[{col}]")
     steps = []
     for k, (text, dtype, label) in enumerate(expr.steps):
-        for old, new in _RENAMES:
+        for old, new in _RENAMES + (_F32_RENAMES if dtype == np.float32 else ()):
             text = text.replace(old, new)
         steps.append(f"t{k} = {scalar_type_name(dtype)}({text})" + (f"   # {label}" if label else ""))
     stores = [f"out{k}[{index}] = t{step}" for k, step in enumerate(expr.outputs)]

@@ -108,6 +108,17 @@ def test_leading_axis_sums_are_a_cublas_matrix_vector_product(shape, axis, keep,
     assert calls == [None]
 
 
+def test_fused_sign_and_floor_of_special_values_are_numpys():
+    """fsign(+-inf) was NaN (``1 + x * 0``); -0.0's sign is +0.0 as in numpy."""
+    x = np.array([np.inf, -np.inf, 2.5, -3.5, 0.0, -0.0, np.nan, 1.5e30, -1e-40], np.float32)
+    with fusion_options(min_elements=0, min_nodes=1):
+        sign = jit(lambda a: ops.sign(a * 1.0))(Tensor(x)).asnumpy()
+        floor = jit(lambda a: ops.floor(a * 1.0))(Tensor(x)).asnumpy()
+    np.testing.assert_array_equal(sign, np.sign(x))
+    assert not np.signbit(sign[5])
+    np.testing.assert_array_equal(floor, np.floor(x))
+
+
 def _chain(x, a, b):
     return ops.tanh(x * a + b) * ops.sigmoid(x)
 
