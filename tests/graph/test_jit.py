@@ -334,8 +334,11 @@ def _sqrt_of_shifted(x):
 
 
 def test_numpy_warnings_in_a_compiled_function_quote_the_generated_line_and_the_users():
+    """On the CPU the program calls numpy's ufunc itself, so numpy's warning names the generated line (a GPU kernel
+    is a Python function of its own, which the warning names instead)."""
     import linecache
     import warnings
+    ms.set_context(device_target="CPU")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         jit(_sqrt_of_shifted)(Tensor(np.array([0.5, 2.0], np.float32)))
