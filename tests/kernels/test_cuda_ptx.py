@@ -36,6 +36,38 @@ def _wheel_toolkit():
     return None
 
 
+def _compiles(cuda):
+    """Whether numba's CUDA target compiles a kernel calling a device function to PTX for CC here."""
+    from numba import types
+
+    @cuda.jit(device=True)
+    def clamp(t, h):
+        return t - 1, t + h
+
+    def kernel(a, h):
+        i = cuda.grid(1)
+        lo, hi = clamp(i, h)
+        if i < a.size:
+            a[i] = lo + hi
+    try:
+        return ".entry" in cuda.compile_ptx(kernel, (types.float32[::1], types.int64), cc=CC)[0]
+    except Exception:   # noqa: BLE001 (no NVVM, or none this numba finds)
+        return False
+
+
+def _prime_legacy_numba(found):
+    """numba's built-in (legacy) CUDA target finds no NVVM in the wheels by itself: point its path cache there."""
+    from numba.cuda import cuda_paths
+    from numba.cuda.cudadrv import nvvm
+    wheel = "nvidia-cuda-*-cu12 wheels"
+    paths = dict(cuda_paths.get_cuda_paths())
+    paths["nvvm"] = cuda_paths._env_path_tuple(wheel, found[0])
+    paths["libdevice"] = cuda_paths._env_path_tuple(wheel, found[1])
+    paths["cudalib_dir"] = cuda_paths._env_path_tuple(wheel, found[2])
+    cuda_paths.get_cuda_paths._cached_result = paths
+    nvvm.NVVM._NVVM__INSTANCE = None         # (a singleton: made again with the paths above)
+
+
 @pytest.fixture(scope="module")
 def cuda_target():
     """numba.cuda, able to compile for CC: NVVM found, and a stand-in device for the compute capability of device
@@ -43,35 +75,27 @@ def cuda_target():
     if device.simulated():
         pytest.skip("NUMBA_ENABLE_CUDASIM=1: the simulator compiles nothing")
     from numba import cuda
-    from numba.cuda import cuda_paths, dispatcher
-    from numba.cuda.cudadrv import nvvm
-    try:
-        ok = bool(nvvm.NVVM().supported_ccs)
-    except Exception:   # noqa: BLE001 (no toolkit NVVM: try the wheels')
-        ok = False
-    if not ok:
-        found = _wheel_toolkit()
-        if found is None:
-            pytest.skip("no NVVM (a CUDA toolkit, or the nvidia-cuda-nvcc-cu12 and -runtime-cu12 wheels)")
-        wheel = "nvidia-cuda-*-cu12 wheels"
-        paths = dict(cuda_paths.get_cuda_paths())
-        paths["nvvm"] = cuda_paths._env_path_tuple(wheel, found[0])
-        paths["libdevice"] = cuda_paths._env_path_tuple(wheel, found[1])
-        paths["cudalib_dir"] = cuda_paths._env_path_tuple(wheel, found[2])
-        cuda_paths.get_cuda_paths._cached_result = paths
-        nvvm.NVVM._NVVM__INSTANCE = None         # (a singleton: made again with the paths above)
-        try:
-            if not nvvm.NVVM().supported_ccs:
-                pytest.skip("NVVM of the wheels supports no target here")
-        except Exception as exc:   # noqa: BLE001
-            pytest.skip(f"NVVM of the nvidia-cuda wheels does not load: {exc}")
-    saved = dispatcher.get_current_device
-    if not cuda.is_available():
+    from numba.cuda import dispatcher
+    saved = getattr(dispatcher, "get_current_device", None)
+    if saved is not None and not cuda.is_available():
         class _Target:                   # what compiling a device function asks of the current device
             compute_capability = CC
         dispatcher.get_current_device = lambda: _Target()
-    yield cuda
-    dispatcher.get_current_device = saved
+    try:
+        if not _compiles(cuda):
+            found = _wheel_toolkit()
+            if found is None:
+                pytest.skip("no NVVM (a CUDA toolkit, or the nvidia-cuda-nvcc-cu12 and -runtime-cu12 wheels)")
+            try:
+                _prime_legacy_numba(found)
+            except Exception as exc:   # noqa: BLE001 (numba-cuda finds the wheels itself; this is the old one)
+                pytest.skip(f"this numba.cuda does not compile here: {exc}")
+            if not _compiles(cuda):
+                pytest.skip("NVVM of the nvidia-cuda wheels does not compile here")
+        yield cuda
+    finally:
+        if saved is not None:
+            dispatcher.get_current_device = saved
 
 
 def _fuse_cases():
