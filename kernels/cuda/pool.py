@@ -15,7 +15,9 @@ def _window(t, c, oh, ow, kh, kw, sh, sw, pt, pl, h, w):
     ch = plane - b * c
     h0 = y * sh - pt
     w0 = z * sw - pl
-    return b, ch, y, z, max(h0, 0), min(h0 + kh, h), max(w0, 0), min(w0 + kw, w)
+    h1, w1 = h0 + kh, w0 + kw      # (conditionals, not max/min: numba's built-in CUDA target cannot compile those
+    return (b, ch, y, z, h0 if h0 > 0 else 0, h if h < h1 else h1,   # in a device function ahead of time)
+            w0 if w0 > 0 else 0, w if w < w1 else w1)
 
 
 @cuda.jit(device=True, inline=True)

@@ -17,7 +17,9 @@ def _max_expsum(x, out, r, n, store):
     ``store``, ``out[r, k] = exp(x[r, k] - max)``."""
     m = -math.inf
     for k in range(n):
-        m = max(m, x[r, k])
+        v = x[r, k]
+        if v > m:           # max(m, v), written out (see kernels/cuda/pool.py's _window)
+            m = v
     s = 0.0
     for k in range(n):
         e = math.exp(x[r, k] - m)

@@ -174,3 +174,44 @@ def test_optimizer_kernels_compile_for_the_gpu(cuda_target, kernel, arrays, hype
     assert ".entry" in ptx and "st.global.f32" in ptx
     if float32_only:
         assert not F64.search(ptx), f"{kernel}: {sorted(set(F64.findall(ptx)))[:8]}"
+
+
+def _numba_type(spec):
+    from numba import types
+    scalar = lambda name: types.boolean if name == "bool" else getattr(types, name)
+    return types.Array(scalar(spec[1]), spec[2], spec[3]) if spec[0] == "array" else scalar(spec[1])
+
+
+@pytest.fixture(scope="module")
+def launches(tmp_path_factory):
+    """Every hand-written kernel launch of the GPU tests (tests/gpu) under the simulator, with its argument types
+    (``tests/kernels/record_launches.py``)."""
+    import json
+    import subprocess
+    import sys
+    out = tmp_path_factory.mktemp("launches") / "launches.json"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", MINDLAB_TEST_DEVICE="CPU", MINDLAB_RECORD_LAUNCHES=str(out))
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+                        "tests.kernels.record_launches", "tests/gpu"], cwd=root, env=env, capture_output=True,
+                       text=True, timeout=900)
+    assert r.returncode == 0 and out.exists(), r.stdout[-3000:] + r.stderr[-2000:]
+    return json.loads(out.read_text())
+
+
+def test_every_kernel_the_gpu_tests_launch_compiles_for_the_gpu(cuda_target, launches):
+    """im2col / col2im, pooling and its gradients, softmax and cross-entropy rows, layer-norm rows, segment sums and
+    the optimizer updates, each with the argument types the backend passes them (recorded under the simulator),
+    compiled for sm_90."""
+    import importlib
+    names = sorted({(m, n) for m, n, _ in launches})
+    assert len(names) >= 16, names
+    failed = []
+    for module, name, specs in launches:
+        kernel = getattr(importlib.import_module(module), name)
+        sig = tuple(_numba_type(s) for s in specs)
+        try:
+            assert ".entry" in cuda_target.compile_ptx(kernel.py_func, sig, cc=CC)[0]
+        except Exception as exc:   # noqa: BLE001 (report them all)
+            failed.append(f"{module}.{name}{sig}: {type(exc).__name__}: {str(exc)[:300]}")
+    assert not failed, "\n".join(failed)
