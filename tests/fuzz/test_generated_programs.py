@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import mindlab as ms
-from mindlab import Tensor
 
 from .generator import GenProgram, programs
 from .runner import check, _compare

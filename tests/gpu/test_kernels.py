@@ -3,7 +3,6 @@ and graph mode's fused elementwise chains as one generated numba-cuda kernel."""
 import numpy as np
 import pytest
 
-import mindlab as ms
 from mindlab import Tensor, ops, device
 from mindlab.frontend.jit import jit
 from mindlab.passes.fusion import fusion_options, fused_nodes
