@@ -163,6 +163,12 @@ class FusedExpr:
                 out[a], out[b], out[k] = fa, fb, f"quotient_product(t{a}, t{b})"
         return out
 
+    def loads(self, full_at, row_at):
+        """The per-element reads of the inputs, ``v<k> = in<k><subscript>``: full inputs at ``full_at``, row inputs
+        at ``row_at`` (scalars are read once, before the loop) — for the CPU and GPU kernel generators."""
+        at = {"full": full_at, "row": row_at}
+        return [f"v{k} = in{k}{at[kind]}" for k, (kind, _) in enumerate(self.inputs) if kind in at]
+
     @property
     def has_rows(self):
         return any(kind == "row" for kind, _ in self.inputs)
@@ -181,12 +187,7 @@ class FusedExpr:
         for k, (kind, _) in enumerate(self.inputs):
             if kind == "scalar":
                 lines.append(f"    s{k} = in{k}[0]")
-        body = []
-        for k, (kind, _) in enumerate(self.inputs):
-            if kind == "full":
-                body.append(f"v{k} = in{k}{at}")
-            elif kind == "row":
-                body.append(f"v{k} = in{k}[j]")
+        body = self.loads(at, "[j]")
         merged = self.merged_quotients()
         for k, (expr, dtype, label) in enumerate(self.steps):
             note = f"   # {label}" if label else ""

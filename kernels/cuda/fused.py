@@ -154,12 +154,7 @@ def _lane(text, u):
 
 def _element_body(expr, index, col="j"):
     """The lines computing one element at ``index`` (column ``col`` for row inputs): loads, steps, stores."""
-    loads = []
-    for k, (kind, _) in enumerate(expr.inputs):
-        if kind == "full":
-            loads.append(f"v{k} = in{k}[{index}]")
-        elif kind == "row":
-            loads.append(f"v{k} = in{k}[{col}]")
+    loads = expr.loads(f"[{index}]", f"[{col}]")
     steps = []
     for k, (text, dtype, label) in enumerate(expr.steps):
         for old, new in _RENAMES + (_F32_RENAMES if dtype == np.float32 else ()):

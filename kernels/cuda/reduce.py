@@ -51,7 +51,7 @@ def _sum(x, axis, keep_dims):
     out = column_sum(x, axes, keep_dims)
     if out is not None:
         return out
-    return xp().sum(x, axis=_axes(axis, x.ndim), keepdims=keep_dims,
+    return xp().sum(x, axis=axes, keepdims=keep_dims,
                     dtype=np.int64 if x.dtype.kind in "bu" else None)
 
 
