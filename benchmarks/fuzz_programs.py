@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import mindlab as ms                                # noqa: E402
 from tests.fuzz.generator import generate          # noqa: E402
-from tests.fuzz.runner import check                 # noqa: E402
+from tests.fuzz.runner import check, OPTIMIZERS     # noqa: E402
 
 SEARCH_MODES = ("sharding_propagation", "dynamic_programming", "ilp")
 
@@ -44,6 +44,9 @@ def main():
                     help="compile every native program at its first call (MINDLAB_NATIVE_AFTER=0; the CPU runs "
                          "otherwise use the executor for a program's first 100 calls, so these runs never reach "
                          "native code) and count a native program that fails to compile as a failure")
+    ap.add_argument("--train", action="store_true",
+                    help="Cells with Parameters also compare three TrainOneStepCell steps between the modes "
+                         "(Momentum, SGD, Adam, AdamWeightDecay by seed)")
     args = ap.parse_args()
     if args.native:
         os.environ["MINDLAB_NATIVE_AFTER"] = "0"
@@ -53,7 +56,7 @@ def main():
     warnings.simplefilter("ignore", RuntimeWarning)
     features = collections.Counter()
     failures = []
-    n_par = n_second = 0
+    n_par = n_second = n_train = 0
     t_single = t_par = 0.0
     with tempfile.TemporaryDirectory() as d:
         for i in range(args.start, args.start + args.n):
@@ -65,7 +68,9 @@ def main():
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", NativeProgramWarning)
                 warnings.simplefilter("ignore", RuntimeWarning)
-                problem = check(prog, d, second_order=second, reference_device=reference)
+                problem = check(prog, d, second_order=second, reference_device=reference,
+                                train=OPTIMIZERS[i % len(OPTIMIZERS)] if args.train else None)
+            n_train += args.train and prog.kind == "cell" and "parameter" in prog.features
             native_bad = [str(w.message) for w in caught if issubclass(w.category, NativeProgramWarning)]
             if native_bad and args.native and not problem:
                 problem = "native program failed: " + native_bad[0]
@@ -96,7 +101,8 @@ def main():
     print("|---|---:|---:|---:|---:|")
     single_bad = sum(1 for f in failures if f[1] == "modes")
     vs_cpu = (f"; and {args.device} vs CPU in PyNative" if reference else "") + \
-        ("; every native program compiled at its first call" if args.native else "")
+        ("; every native program compiled at its first call" if args.native else "") + \
+        (f"; 3 training steps for {n_train} Cells" if args.train else "")
     print(f"| PyNative vs GRAPH_MODE (values + grads; Hessian-vector products for {n_second}{vs_cpu}), seeds "
           f"{args.start}..{args.start + args.n - 1} | {args.n} | "
           f"{single_bad} | {t_single:.1f} s | {1000 * t_single / max(args.n, 1):.0f} ms |")

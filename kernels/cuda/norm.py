@@ -1,7 +1,8 @@
 """Layer norm and batch norm on the GPU. Layer norm's forward is a numba-cuda row kernel (one thread per row,
 two-pass float64 statistics) when gamma covers the normalised dims, as in a Transformer; the other forms and the
 backward passes are cupy reductions and elementwise kernels with the CPU kernels' formulas
-(``kernels/cpu/norm.py``): biased variances, and the cotangents of the mean / variance outputs folded in."""
+(``kernels/cpu/norm.py``): biased variances, the cotangents of the mean / variance outputs folded in, and sums in
+float64 as there."""
 import math
 
 import numpy as np
@@ -61,6 +62,8 @@ def layer_norm_grad(x, dy, dmean, dvar, gamma, begin_norm_axis, begin_params_axi
     axes = tuple(range(begin_norm_axis, x.ndim))
     d = int(np.prod(x.shape[begin_norm_axis:]))
     pshape = x.shape[begin_params_axis:]
+    # float64 statistics, as in the CPU kernel (a row of nearly equal values is ill-conditioned)
+    dtype, x, dy = x.dtype, x.astype(np.float64), dy.astype(np.float64)
     mu = m.mean(x, axis=axes, keepdims=True)
     xc = x - mu
     v = m.mean(xc * xc, axis=axes, keepdims=True)
@@ -73,7 +76,7 @@ def layer_norm_grad(x, dy, dmean, dvar, gamma, begin_norm_axis, begin_params_axi
     lead = tuple(range(begin_params_axis))
     dg = m.sum(dy * xh, axis=lead).reshape(gamma.shape)
     db = m.sum(dy, axis=lead).reshape(gamma.shape)
-    return dx.astype(x.dtype), dg.astype(x.dtype), db.astype(x.dtype)
+    return dx.astype(dtype), dg.astype(dtype), db.astype(dtype)
 
 
 def _ncl(x):
@@ -99,7 +102,8 @@ def batch_norm_grad(x, dy, dmean, dvar, weight, epsilon):
     m = xp()
     if x.size == 0:
         return m.zeros_like(x), m.zeros_like(weight), m.zeros_like(weight)
-    x3, dy3 = _ncl(x), _ncl(dy)
+    dtype = x.dtype
+    x3, dy3 = _ncl(x).astype(np.float64), _ncl(dy).astype(np.float64)   # float64 sums, as the CPU kernel
     cnt = x3.shape[0] * x3.shape[2]
     mu = m.mean(x3, axis=(0, 2), keepdims=True)
     xc = x3 - mu
@@ -112,7 +116,7 @@ def batch_norm_grad(x, dy, dmean, dvar, weight, epsilon):
     a = dmean.reshape(1, -1, 1) / cnt
     bb = 2.0 * dvar.reshape(1, -1, 1) / cnt
     dx = rstd * (dy3 * w - mh - xc * rstd * mhx) + a + bb * xc
-    return dx.reshape(x.shape).astype(x.dtype), sdyx.reshape(-1).astype(x.dtype), sdy.reshape(-1).astype(x.dtype)
+    return dx.reshape(x.shape).astype(dtype), sdyx.reshape(-1).astype(dtype), sdy.reshape(-1).astype(dtype)
 
 
 def batch_norm_infer(x, weight, bias, mean, var, epsilon):

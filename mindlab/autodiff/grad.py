@@ -5,7 +5,7 @@ recorded graph backwards with the registry's bprop rules. Levels nest, which giv
 """
 from ..errors import where
 from ..tensor import Tensor, Parameter, _wrap
-from .tape import STATE, watch, backward
+from .tape import STATE, watch, backward, snapshot
 
 
 def _as_positions(grad_position, nargs):
@@ -64,6 +64,7 @@ def _run(fn, args, positions, weights, has_aux, sens=None):
         for w in weights:
             watch(w, w)
             targets.append(w)
+        targets = [snapshot(t) for t in targets]   # as watched (fn may write into an input in place)
         out = fn(*args)
         outs, value = _outputs_of(out, has_aux)
         for o in outs:

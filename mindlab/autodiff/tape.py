@@ -5,6 +5,7 @@ Because bprops are written with mindlab ops, the backward pass is itself recorde
 transform is active, which is how grad-of-grad works without any special case.
 """
 from ..ops.registry import REGISTRY
+from ..tensor import Tensor as _TENSOR
 
 
 class _State:
@@ -26,12 +27,21 @@ class Node:
         self.prim, self.attrs, self.inputs, self.outputs = prim, attrs, inputs, outputs
 
 
+def snapshot(t, _new=object.__new__):
+    """``t`` as it is now: a new Tensor object sharing its data and its place on the tape. Nodes hold snapshots
+    of their inputs, so a later in-place write to the tensor (``t[i] = v``, which gives ``t`` new data and a new
+    node) changes neither the values a recorded bprop reads nor the edges of the recorded graph."""
+    s = _new(_TENSOR)
+    s._data, s._node = t._data, t._node
+    return s
+
+
 def record(prim, args, attrs, result):
     """Record ``prim(*args, **attrs) -> result`` (called by the dispatcher when an input is watched)."""
     if not STATE.recording:
         return
     outs = result if isinstance(result, tuple) else (result,)
-    node = Node(prim, attrs, args, outs)
+    node = Node(prim, attrs, tuple(snapshot(a) for a in args), outs)
     for i, r in enumerate(outs):
         r._node = (node, i)
 

@@ -190,7 +190,8 @@ class TensorControlFlow:
                 new = [frame.env[n] for n in carried]
             finally:
                 frame.env = saved
-            for n, v, a in zip(carried, new, abstracts):
+            for k, (n, v, a) in enumerate(zip(carried, new, abstracts)):
+                v = new[k] = _number_as(v, a)
                 if not isinstance(v, Tensor) or v.shape != a.shape or v.dtype != a.dtype:
                     got = f"{v.dtype}{list(v.shape)}" if isinstance(v, Tensor) else type(v).__name__
                     raise GraphModeSyntaxError(
@@ -206,6 +207,17 @@ class TensorControlFlow:
         for n, r in zip(carried, wrap_node(node)):
             frame.env[n] = r
         return None
+
+
+def _number_as(v, a):
+    """A Python number the loop body assigns to a carried scalar tensor (``x = 0``, or the ``continue`` flag reset
+    at the top of a lowered loop body), as a tensor of the carried dtype when that loses nothing; else ``v``."""
+    if isinstance(v, Tensor) or not isinstance(v, (bool, int, float, np.number)) or a.shape != ():
+        return v
+    is_bool = isinstance(v, (bool, np.bool_))
+    if (a.dtype is mdt.bool_) != is_bool or (isinstance(v, (float, np.floating)) and not mdt.is_float(a.dtype)):
+        return v
+    return Tensor(np.asarray(v, dtype=a.dtype.np))
 
 
 def _has_exit(stmt, loops=True):

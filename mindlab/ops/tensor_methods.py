@@ -80,8 +80,11 @@ def _pos(self):
 
 
 def _setitem(self, index, value):
-    """``t[index] = value``: updates the tensor's data in place (not recorded for gradients)."""
-    self._data = F.tensor_setitem(self, index, value)._data
+    """``t[index] = value``: the tensor takes the written data. Under a gradient transform the write is recorded
+    (``t`` then stands for the ``tensor_setitem`` node, and what used ``t`` before keeps the old value), so
+    gradients match GRAPH_MODE, where the write rebinds ``t`` to a new value."""
+    new = F.tensor_setitem(self, index, value)
+    self._data, self._node = new._data, new._node
 
 
 def _flatten(self, order="C", *, start_dim=0, end_dim=-1):

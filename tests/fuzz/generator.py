@@ -4,7 +4,10 @@
 op is applied to inputs it accepts) and returns a ``GenProgram``: the module source, its kind (``function`` or
 ``cell``) and its input shapes. The source uses elementwise ops with broadcasting, matmul / batch matmul,
 reductions, reshapes / transposes / expand_dims / squeeze, ``if`` and ``while`` on tensors, and (cells) nested Cells
-with Parameters. Values stay bounded (transcendentals take bounded arguments, divisors are >= 1), so float32
+with Parameters; and (``extended``, the default) gather / gather_nd / tensor indices, scatter ops, in-place writes
+``y[i] = v``, more math (pow, rsqrt, casts, one_hot of an argmax, stop_gradient), prod / amax reductions, tile /
+broadcast_to / split / unstack / reversed slices, conv2d and pooling on NCHW tensors, layer and batch norm, Dense
+layers and losses (``nn`` layers in Cells, their functional forms in functions). Values stay bounded (transcendentals take bounded arguments, divisors are >= 1), so float32
 results can be compared to 1e-5.
 
 A *chooser* has ``randint(lo, hi)`` (inclusive) and ``choice(seq)``: ``random.Random`` for seeded runs
@@ -15,6 +18,9 @@ dims divisible by 4, elementwise / matmul / reductions, no control flow or resha
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .shapes import broadcast as _broadcast, factorizations as _factorizations
+from .statements import ExtendedStatements
 
 DIMS = (1, 2, 3, 4, 5, 8)
 BIG_DIMS = (1, 4, 16, 32, 48)   # "big" programs: tensors over 1024 elements go through GRAPH_MODE's fused kernels
@@ -60,33 +66,16 @@ class GenProgram:
     features: set = field(default_factory=set)
 
 
-def _broadcast(s1, s2):
-    try:
-        return tuple(np.broadcast_shapes(s1, s2))
-    except ValueError:
-        return None
-
-
-def _factorizations(size, ndim_max=3):
-    """A few shapes with ``size`` elements (1 to ndim_max dims)."""
-    out = [(size,)]
-    for d in range(2, size + 1):
-        if size % d == 0:
-            out.append((d, size // d))
-            rest = size // d
-            for e in range(2, rest + 1):
-                if rest % e == 0 and ndim_max >= 3:
-                    out.append((d, e, rest // e))
-    return out
-
-
-class _Builder:
+class _Builder(ExtendedStatements):
     def __init__(self, ch, kind, parallel):
         self.ch, self.kind, self.parallel = ch, kind, parallel
         self.vars = []          # (name, shape), most recent last
         self.inputs = []        # (name, shape)
         self.params = []        # (name, shape, seed)
         self.inners = []        # (attr, d, body lines)
+        self.consts = []        # module-level index constants: source lines
+        self.layers = []        # (attr, constructor source) of nn layers (Cells)
+        self.helpers = []       # module-level helper functions: source lines
         self.features = set()
         self.n = 0
         self.seed = ch.randint(0, 10 ** 6)
@@ -287,7 +276,7 @@ class _Builder:
         lines.append("    " * ind + f"{name} = {a}")
         lines.append("    " * ind + f"{k} = Tensor(0, ms.int32)")
         lines.append("    " * ind + f"while {k} < {self.ch.randint(1, 3)}:")
-        lines.append("    " * (ind + 1) + f"if ops.sum({name}) > 0.0:")
+        lines.append("    " * (ind + 1) + f"if ops.sum({name}) > 0.1:")
         lines.append("    " * (ind + 2) + f"{name} = " + self.unary_expr(name))
         lines.append("    " * (ind + 1) + "else:")
         lines.append("    " * (ind + 2) + f"{name} = ops.tanh({name}) + 0.5")
@@ -300,7 +289,8 @@ class _Builder:
         name = self.fresh()
         self.features.add("if")
         cmp = self.ch.choice([">", "<"])
-        lines.append("    " * ind + f"if ops.sum({c}) {cmp} {self.ch.choice(['0.0', '0.5', '-0.5'])}:")
+        # (thresholds away from 0 and the integers: a layer norm's sum is 0 and a softmax's a count, up to rounding)
+        lines.append("    " * ind + f"if ops.sum({c}) {cmp} {self.ch.choice(['0.1', '0.6', '-0.4'])}:")
         for branch in (0, 1):
             if branch:
                 lines.append("    " * ind + "else:")
@@ -342,6 +332,7 @@ class _Builder:
         self.features.add("nested_cell")
         self.emit(lines, ind, f"self.{attr}({a})", s)
 
+
     # ------------------------------------------------------------------ the program
     def build(self):
         body = []
@@ -357,6 +348,10 @@ class _Builder:
                 steps += [self.st_while, self.st_if_while]
             if self.kind == "cell":
                 steps.append(self.st_inner)
+            if self.extended:
+                steps += [self.st_gather, self.st_scatter, self.st_setitem, self.st_math, self.st_math,
+                          self.st_reduce_more, self.st_shape_more, self.st_conv, self.st_pool, self.st_norm,
+                          self.st_dense, self.st_loss, self.st_python, self.st_python]
         for _ in range(self.ch.randint(2, 7)):
             self.ch.choice(steps)(body, 0)
         # the loss: a weighted sum of the last few values (so every path gets a gradient)
@@ -368,7 +363,7 @@ class _Builder:
         if not self.parallel and self.ch.randint(0, 4) == 0:   # an early return on a tensor condition
             v, s = self.ch.choice(computed)
             body.append(f"if ops.sum({v}) > 0.25:")
-            body.append(f"    return " + (f"ops.sum({v}) * 0.5" if s else f"{v} * 0.5") + " + " + terms[0])
+            body.append("    return " + (f"ops.sum({v}) * 0.5" if s else f"{v} * 0.5") + " + " + terms[0])
             self.features.add("early_return")
         body.append("return " + " + ".join(terms))
         for _, s in self.vars:
@@ -379,11 +374,12 @@ class _Builder:
         return self.render(body)
 
     def render(self, body):
+        self.train_mode = any(a.startswith("bn") for a, _ in self.layers) and self.ch.randint(0, 1) == 1
         args = ", ".join(n for n, _ in self.inputs)
         src = ["import numpy as np", "import mindlab as ms", "from mindlab import nn, ops, Tensor, Parameter", "",
-               "def _init(seed, shape):",
-               "    return Tensor(np.random.default_rng(seed).uniform(-1.0, 1.0, shape).astype(np.%s))" % self.dtype,
-               ""]
+               "def _init(seed, shape, scale=1.0):",
+               "    return Tensor((np.random.default_rng(seed).uniform(-1.0, 1.0, shape) * scale).astype(np.%s))"
+               % self.dtype, ""] + self.consts + ([""] if self.consts else []) + self.helpers
         if self.kind == "function":
             src.append(f"def f({args}):")
             src += ["    " + l for l in body]
@@ -399,18 +395,23 @@ class _Builder:
                 src.append(f"        self.{name} = Parameter(_init({pseed}, {shape!r}), name={name!r})")
             for attr, d, ibody, iseed in self.inners:
                 src.append(f"        self.{attr} = Inner_{attr}({d}, {iseed})")
+            for attr, ctor in self.layers:
+                src.append(f"        self.{attr} = {ctor}")
+            if self.train_mode:
+                src.append("        self.set_train()")
             src += ["", f"    def construct(self{', ' if args else ''}{args}):"]
             src += ["        " + l for l in body]
         return GenProgram("\n".join(src) + "\n", self.kind, [s for _, s in self.inputs], self.seed,
                           features=self.features, dtype=self.dtype)
 
 
-def generate(ch, parallel=False, second_order=False):
+def generate(ch, parallel=False, second_order=False, extended=True):
     """One program. ``second_order``: a function without tensor ``while`` loops (for grad-of-grad checks: GRAPH_MODE
     refuses a second derivative through a while loop, see tests/fuzz/test_regressions.py)."""
     kind = "cell" if parallel else "function" if second_order else ch.choice(["function", "cell"])
     b = _Builder(ch, kind, parallel)
     b.allow_while = not second_order
+    b.extended = extended and not parallel
     return b.build()
 
 

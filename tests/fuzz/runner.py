@@ -77,6 +77,40 @@ def run(program, mod, mode):
     return _flat([value, value2, grads], [])
 
 
+OPTIMIZERS = ("Momentum", "SGD", "Adam", "AdamWeightDecay")
+
+
+def _optimizer(name, params):
+    if name == "Momentum":
+        return nn.Momentum(params, learning_rate=0.05, momentum=0.9)
+    if name == "SGD":
+        return nn.SGD(params, learning_rate=0.05, weight_decay=0.01)
+    if name == "Adam":
+        return nn.Adam(params, learning_rate=0.01)
+    return nn.AdamWeightDecay(params, learning_rate=0.01, weight_decay=0.1)
+
+
+def run_train(program, mod, mode, optimizer, steps=3):
+    """[losses..., final weights...] of ``steps`` calls of TrainOneStepCell(Net, optimizer), in ``mode``: the loss is
+    the Net's output, scaled down so that no step moves a weight far."""
+    ms.set_context(mode=mode)
+    xs = inputs(program)
+    net = mod.Net()
+    params = net.trainable_params()
+    step = nn.TrainOneStepCell(_Scaled(net), _optimizer(optimizer, params))
+    losses = [step(*xs) for _ in range(steps)]
+    return _flat([losses, params], [])
+
+
+class _Scaled(nn.Cell):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def construct(self, *xs):
+        return self.net(*xs) * 0.01
+
+
 def _hvp_fn(f, n, vs):
     """x -> grad of <grad f(x), v> (a Hessian-vector product: differentiates the gradient program)."""
     first = ms.grad(f, grad_position=tuple(range(n)))
@@ -137,12 +171,13 @@ def _modes_agree(compute, what, crash_suffix=""):
     return _compare(*results, what)
 
 
-def check(program, directory, parallel=None, second_order=False, reference_device=None):
+def check(program, directory, parallel=None, second_order=False, reference_device=None, train=None):
     """None when the modes agree; else a description of the mismatch. ``parallel``: (device_num, search_mode)
     to also run the program under an auto-parallel plan (parallel programs only); ``second_order``: also compare
     a Hessian-vector product (function programs); ``reference_device``: also compare PyNative on the current
     device_target with PyNative on this one (``--device GPU`` of benchmarks/fuzz_programs.py: the GPU against
-    the CPU)."""
+    the CPU); ``train``: an optimizer name (``OPTIMIZERS``): Cells with Parameters also compare three training
+    steps (losses and final weights)."""
     mode = ms.get_context("mode")
     try:
         mod = load(program, directory)
@@ -163,6 +198,11 @@ def check(program, directory, parallel=None, second_order=False, reference_devic
         if second_order and program.kind == "function" and "while" not in program.features:
             bad = _modes_agree(lambda m: run_second_order(program, mod, m),
                                "GRAPH_MODE vs PyNative, Hessian-vector product", " (second order)")
+            if bad:
+                return bad
+        if train is not None and program.kind == "cell" and "parameter" in program.features:
+            bad = _modes_agree(lambda m: run_train(program, mod, m, train), f"GRAPH_MODE vs PyNative, 3 steps of {train}",
+                               f" (training with {train})")
             if bad:
                 return bad
         if parallel is None:

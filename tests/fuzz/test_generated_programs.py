@@ -52,7 +52,8 @@ def test_generated_programs_agree_across_modes(progdir):
     assert len(sources) >= N_PROGRAMS, len(sources)
     # the slice exercises every construct the generator knows
     assert {"elementwise", "broadcast", "matmul", "reduction", "reshape", "if", "while", "nested_cell", "parameter",
-            "slice", "concat", "softmax", "select", "for", "early_return", "big"} <= seen, seen
+            "slice", "concat", "softmax", "select", "for", "early_return", "big", "gather", "scatter", "setitem",
+            "math", "conv", "pool", "layernorm", "batchnorm", "dense", "loss", "python"} <= seen, seen
 
 
 def test_generated_second_derivatives_agree_across_modes(progdir):
@@ -83,6 +84,29 @@ def test_generated_parallel_programs_agree_with_one_device(progdir):
         assert problem is None, _explain(program, problem)
 
     one()
+
+
+N_TRAIN = 40
+
+
+def test_generated_cells_train_alike_in_both_modes(progdir):
+    """Three TrainOneStepCell steps of generated Cells with Parameters (Momentum, SGD, Adam, AdamWeightDecay in
+    turn): the losses and final weights agree between PyNative and GRAPH_MODE."""
+    import random
+    from .generator import generate
+    from .runner import OPTIMIZERS
+    trained, seed = 0, 0
+    while trained < N_TRAIN:
+        program = generate(random.Random(seed))
+        seed += 1
+        if program.kind != "cell" or "parameter" not in program.features:
+            continue
+        opt = OPTIMIZERS[trained % len(OPTIMIZERS)]
+        trained += 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            problem = check(program, progdir, train=opt)
+        assert problem is None, f"seed {seed - 1} ({opt}): " + _explain(program, problem)
 
 
 N_NATIVE = 160

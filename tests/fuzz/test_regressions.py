@@ -121,3 +121,53 @@ def test_fused_tanh_of_tiny_values_is_exact(progdir):
         return out
     x = np.linspace(-2.5e-4, 2.5e-4, 10001).astype(np.float32)
     np.testing.assert_array_equal(tanh_all(x), np.tanh(x))
+
+
+# `break` (without `continue`) under a tensor `if` in a tensor `while`: GRAPH_MODE refused the loop ("variable
+# '__mindlab_continue' is Bool[] before a while loop and bool after one iteration"): the lowered body resets the
+# continue flag to Python's False. Fixed in mindlab/frontend/control_flow.py (a number assigned to a carried scalar
+# becomes a tensor of its dtype).
+BREAK_ONLY = """import mindlab as ms
+from mindlab import ops, Tensor
+
+def f(x0):
+    v = x0
+    k = Tensor(0, ms.int32)
+    n = 0
+    while k < 4:
+        v = ops.tanh(v) + 0.5
+        n = 1
+        if ops.sum(v) > 1.1:
+            break
+        k = k + 1
+    return ops.sum(v) + n
+"""
+
+
+def _break_only(x0):
+    v = x0
+    k = Tensor(0, ms.int32)
+    n = 0
+    while k < 4:
+        v = ops.tanh(v) + 0.5
+        n = 1
+        if ops.sum(v) > 1.1:
+            break
+        k = k + 1
+    return ops.sum(v) + n
+
+
+def test_break_without_continue_in_a_tensor_while(progdir):
+    assert _run(BREAK_ONLY, [(3,)], progdir) is None      # values and gradients agree between the modes
+    x = np.array([0.2, -0.4, 0.1], np.float32)
+    v = x
+    for _ in range(4):
+        v = np.tanh(v) + 0.5
+        if v.sum() > 1.1:
+            break
+    mode = ms.get_context("mode")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        np.testing.assert_allclose(ms.jit(_break_only)(Tensor(x)).asnumpy(), v.sum() + 1, rtol=1e-6)
+    finally:
+        ms.set_context(mode=mode)

@@ -9,7 +9,7 @@ import pytest
 from tests.fuzz.generator import generate
 from tests.fuzz.runner import check
 
-SEEDS = range(24)
+SEEDS = range(48)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,8 @@ def test_generated_programs_agree_with_the_cpu(gpu, progdir):
             warnings.simplefilter("ignore", RuntimeWarning)
             problem = check(program, progdir, reference_device="CPU")
         assert problem is None, f"seed {seed}:\n{program.source}\n{problem}"
-    assert {"elementwise", "matmul", "reduction", "while", "parameter", "softmax", "big"} <= features, features
+    assert {"elementwise", "matmul", "reduction", "while", "parameter", "softmax", "big", "conv", "pool", "gather",
+            "scatter", "setitem", "layernorm", "dense", "loss", "python"} <= features, features
 
 
 def test_harness_reports_a_gpu_kernel_that_differs_from_the_cpu(gpu, progdir, monkeypatch):

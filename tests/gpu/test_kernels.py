@@ -86,6 +86,28 @@ def test_layer_norm_rows_and_segment_sum_match_cpu():
                                rtol=1e-6)
 
 
+def test_norm_backward_passes_match_cpu_on_nearly_constant_rows():
+    """Rows and channels of nearly equal values (ill-conditioned: x - mean is all rounding) get the CPU kernels'
+    gradients: the GPU backward passes sum in float64 as they do (found by the generated-program fuzzer)."""
+    from mindlab.kernels.cuda import norm
+    base = RNG.normal(size=(6, 1)).astype(np.float32)
+    x = (base + RNG.normal(size=(6, 2)) * 1e-3).astype(np.float32)
+    x[0] = 0.3                                                   # an exactly constant row
+    g, dy = RNG.normal(size=2).astype(np.float32), RNG.normal(size=(6, 2)).astype(np.float32)
+    zero = np.zeros(6, np.float32)
+    got = norm.layer_norm_grad(dev(x), dev(dy), dev(zero.reshape(6, 1)), dev(zero.reshape(6, 1)), dev(g), 1, 1, 1e-5)
+    want = cnorm.layer_norm_grad(x, dy, zero, zero, g, 1e-5)
+    for a, w in zip(got, want):
+        np.testing.assert_allclose(back(a), w, rtol=1e-6, atol=1e-6)
+    xb = (0.7 + RNG.normal(size=(2, 3, 2, 2)) * 1e-3).astype(np.float32)
+    dyb = RNG.normal(size=xb.shape).astype(np.float32)
+    wb, z3 = RNG.normal(size=3).astype(np.float32), np.zeros(3, np.float32)
+    got = norm.batch_norm_grad(dev(xb), dev(dyb), dev(z3), dev(z3), dev(wb), 1e-5)
+    want = cnorm.batch_norm_grad(xb.reshape(2, 3, 4), dyb.reshape(2, 3, 4), z3, z3, wb, 1e-5)
+    for a, w in zip(got, want):
+        np.testing.assert_allclose(back(a).reshape(w.shape), w, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("shape, axis, keep", [((256, 96), 0, False), ((8, 40, 64), (0, 1), True),
                                               ((512, 33), (0,), True), ((64, 300), (-2,), False)])
 def test_leading_axis_sums_are_a_cublas_matrix_vector_product(shape, axis, keep, monkeypatch):

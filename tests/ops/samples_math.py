@@ -38,7 +38,7 @@ SAMPLES = {
     # ---- unary math
     "log": [Case((positive(3, 4),))],
     "sqrt": [Case((positive(3, 4),))],
-    "rsqrt": [Case((positive(3, 4),))],
+    "rsqrt": [Case((positive(3, 4),)), Case((positive(),))],   # 0-d: numpy gives a scalar, not an array
     "reciprocal": [Case((positive(3, 4),)), Case((-positive(2, 5),))],
     "abs": [Case((_away(rand(3, 4)),)), Case((np.array([-1.0, 0.0, 2.0]),), grad=False)],
     "sign": [Case((np.array([[-1.5, 0.0, 2.0], [0.25, -0.0, -3.0]]),)), Case((rand(3, 4),))],

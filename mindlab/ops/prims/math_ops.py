@@ -380,7 +380,7 @@ sqrt_p = defprim(
 
 def _rsqrt_cpu(x):
     out = np.sqrt(_as_float(x))
-    return np.reciprocal(out, out=out)
+    return np.reciprocal(out, out=out) if out.ndim else np.reciprocal(out)   # (a 0-d result is a numpy scalar)
 
 
 rsqrt_p = defprim(   # d/dx x**-0.5 = -0.5 * x**-1.5 = -0.5 * out**3
