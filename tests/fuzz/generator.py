@@ -347,7 +347,7 @@ class _Builder(ExtendedStatements):
             if getattr(self, "allow_while", True):
                 steps += [self.st_while, self.st_if_while]
             if self.kind == "cell":
-                steps.append(self.st_inner)
+                steps += [self.st_inner, self.st_inner]
             if self.extended:
                 steps += [self.st_gather, self.st_scatter, self.st_setitem, self.st_math, self.st_math,
                           self.st_reduce_more, self.st_shape_more, self.st_conv, self.st_pool, self.st_norm,

@@ -228,7 +228,7 @@ class ExtendedStatements:
 
     def st_norm(self, lines, ind):
         """LayerNorm over the last axis, or (Cells, 4-D) BatchNorm2d with batch statistics."""
-        if self.kind == "cell" and self.ch.randint(0, 2) == 0:
+        if self.kind == "cell" and self.ch.randint(0, 1) == 0:
             a, s = self.image()
             self.features.add("batchnorm")
             stats = self.ch.choice(("True", "None"))   # None: the Cell's training flag (set_train in __init__)
