@@ -47,7 +47,12 @@ def main():
     ap.add_argument("--train", action="store_true",
                     help="Cells with Parameters also compare three TrainOneStepCell steps between the modes "
                          "(Momentum, SGD, Adam, AdamWeightDecay by seed)")
+    ap.add_argument("--bad-input", action="store_true",
+                    help="instead: programs with one mistake each (tests/fuzz/bad_input.py); each mode must raise a "
+                         "clear error naming the op, the shape and the mistaken line")
     args = ap.parse_args()
+    if args.bad_input:
+        return bad_input(args)
     if args.native:
         os.environ["MINDLAB_NATIVE_AFTER"] = "0"
     from mindlab.runtime.native import NativeProgramWarning
@@ -113,6 +118,28 @@ def main():
     print("constructs (programs using each): " + ", ".join(f"{k} {v}" for k, v in sorted(features.items())))
     if failures:
         print("failing seeds: " + ", ".join(f"{i} ({what})" for i, what, _, _ in failures))
+    return 1 if failures else 0
+
+
+def bad_input(args):
+    from tests.fuzz.bad_input import generate_bad, check_error
+    ms.set_context(device_target=args.device)
+    warnings.simplefilter("ignore", RuntimeWarning)
+    kinds, failures = collections.Counter(), []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as d:
+        for i in range(args.start, args.start + args.n):
+            bad = generate_bad(random.Random(i))
+            kinds[bad.kind] += 1
+            problem = check_error(bad, d)
+            if problem:
+                failures.append(i)
+                print(f"=== seed {i}: UNCLEAR ERROR\n{bad.program.source}\n{problem}\n", flush=True)
+    total = time.perf_counter() - t0
+    print(f"\n| programs with one mistake (PyNative, GRAPH_MODE, GRAPH_MODE value_and_grad; device_target="
+          f"{args.device}), seeds {args.start}..{args.start + args.n - 1} | {args.n} | {len(failures)} | "
+          f"{total:.1f} s | {1000 * total / max(args.n, 1):.0f} ms |")
+    print("mistakes: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     return 1 if failures else 0
 
 

@@ -13,9 +13,9 @@ Control flow:
 """
 import numpy as np
 
-from ..errors import MindlabError
-from ..ir.anf import (Graph, Apply, Constant, Param, AbstractTuple, Builtin, MAKE_TUPLE, TUPLE_GETITEM, IF,
-                      WHILE, PRINT)
+from ..errors import MindlabError, push_source, pop_source
+from ..ir.anf import (Graph, Apply, Constant, AbstractTuple, Builtin, MAKE_TUPLE, TUPLE_GETITEM, IF,
+                      WHILE, PRINT, SourceInfo)
 from ..ir.builder import Symbol, building, to_node, wrap_node, make_tuple
 from ..ops.abstract import AbstractTensor
 from ..ops.registry import Primitive
@@ -177,19 +177,21 @@ def _bprop_node(n, env, value, g, add_grad):
         dout = tuple(g.get(k) if g.get(k) is not None else F.zeros_like(out[k]) for k in range(len(out)))
     else:
         dout = g
-    in_grads = prim.bprop(ins, out, dout, **n.attrs)
+    src = n.source
+    if src is not None:   # the bprop's nodes belong to the forward op's line (errors, the gradient graph's view)
+        fn = getattr(src, "function", "") or ""
+        push_source(SourceInfo(src.file, src.line, src.text, f"{fn} (gradient of {prim.name})".lstrip()))
+    try:
+        in_grads = prim.bprop(ins, out, dout, **n.attrs)
+    finally:
+        if src is not None:
+            pop_source()
     for i, gi in zip(n.inputs, in_grads):
         if gi is not None:
             add_grad(i, gi)
 
 
-def _tuple_douts(n, g, env_vals):
-    from ..ops import functional as F
-    return [g.get(k) if g.get(k) is not None else F.zeros_like(v) for k, v in enumerate(env_vals)]
-
-
 def _bprop_if(G, n, value, g, add_grad):
-    from ..ops import functional as F
     cond, caps = n.inputs[0], n.inputs[1:]
     outs = [Symbol(Constant(np.zeros(a.shape, a.dtype.np), a, G)) for a in n.abstract.elements]
     douts = [g.get(k) if g.get(k) is not None else o for k, o in enumerate(outs)]
@@ -209,7 +211,7 @@ def _bprop_if(G, n, value, g, add_grad):
 def _bprop_while(G, n, value, g, stack, add_grad):
     n_caps = n.attrs.get("captures", 0)
     n_carry = len(n.inputs) - n_caps
-    carry, caps = n.inputs[:n_carry], n.inputs[n_carry:]
+    caps = n.inputs[n_carry:]
     body = n.attrs["body_graph"]
     body_grad = differentiate(body, list(range(len(body.params))), return_forward=False)
     douts = [g.get(k) if g.get(k) is not None else Symbol(Constant(np.zeros(a.shape, a.dtype.np), a, G))

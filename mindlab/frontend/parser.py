@@ -91,7 +91,9 @@ class ParsedFunction:
 
     @classmethod
     def of(cls, fn):
-        key = fn.__code__
+        # (code objects compare equal across files when their text and first line match: key on the file too, or
+        # a function would be compiled from, and its errors would point into, another file with the same code)
+        key = (fn.__code__, fn.__code__.co_filename)
         if key not in cls._cache:
             cls._cache[key] = cls(fn)
         return cls._cache[key]

@@ -352,6 +352,10 @@ class _Builder(ExtendedStatements):
                 steps += [self.st_gather, self.st_scatter, self.st_setitem, self.st_math, self.st_math,
                           self.st_reduce_more, self.st_shape_more, self.st_conv, self.st_pool, self.st_norm,
                           self.st_dense, self.st_loss, self.st_python, self.st_python]
+        elif self.extended:   # what else the planner shards: layers, indexing, more math, slices, selects
+            steps += [self.st_dense, self.st_dense, self.st_norm, self.st_loss, self.st_math, self.st_reduce_more,
+                      self.st_gather, self.st_slice, self.st_concat, self.st_select, self.st_setitem,
+                      self.st_reshape, self.st_shape_more, self.st_inner]
         for _ in range(self.ch.randint(2, 7)):
             self.ch.choice(steps)(body, 0)
         # the loss: a weighted sum of the last few values (so every path gets a gradient)
@@ -411,7 +415,7 @@ def generate(ch, parallel=False, second_order=False, extended=True):
     kind = "cell" if parallel else "function" if second_order else ch.choice(["function", "cell"])
     b = _Builder(ch, kind, parallel)
     b.allow_while = not second_order
-    b.extended = extended and not parallel
+    b.extended = extended
     return b.build()
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import mindlab as ms
-from mindlab import nn, ops, Tensor, device
+from mindlab import nn, Tensor, device
 from tests.graph.test_modes_agree import MLP, BNNet
 
 
