@@ -21,10 +21,10 @@ import numpy as np
 
 from .. import dtype as mdt
 from ..errors import MindlabError
-from ..ir.anf import (Apply, Constant, Param, Graph, AbstractTuple, MAKE_TUPLE, TUPLE_GETITEM, IF, WHILE, PRINT)
+from ..ir.anf import (Apply, Constant, Graph, AbstractTuple, MAKE_TUPLE, TUPLE_GETITEM, IF, WHILE, PRINT)
 from ..ops.abstract import AbstractTensor
 from ..ops.registry import Primitive
-from ..autodiff.graph_grad import WHILE_GRAD, AbstractStack
+from ..autodiff.graph_grad import WHILE_GRAD, WHILE_GRAD_GRAD, AbstractStack
 
 
 class IRCheckError(MindlabError):
@@ -170,6 +170,10 @@ def _while_rule(ck, n, g, ins):
 
 def _while_grad_rule(ck, n, g, ins):
     n_carry, n_caps = n.attrs["n_carry"], n.attrs["n_caps"]
+    if n.attrs.get("stack_cot"):
+        if not isinstance(ins[-1], AbstractStack):
+            ck.fail(n, g, f"while_grad's last input is {ins[-1]}, not the stack's cotangent")
+        ins = ins[:-1]
     caps, dcarry = ins[1:1 + n_caps], ins[1 + n_caps:]
     if len(dcarry) != n_carry:
         ck.fail(n, g, f"while_grad gets {len(dcarry)} carried gradients for {n_carry} carried values")
@@ -180,13 +184,26 @@ def _while_grad_rule(ck, n, g, ins):
     return out
 
 
+def _while_grad_grad_rule(ck, n, g, ins):
+    n_carry, n_caps = n.attrs["n_carry"], n.attrs["n_caps"]
+    if len(ins) != 1 + n_caps + 2 * n_carry + n_caps or not isinstance(ins[0], AbstractStack):
+        ck.fail(n, g, f"while_grad_grad gets {len(ins)} inputs; expected the stack, {n_caps} captures, {n_carry} "
+                      f"carried gradients and {n_carry + n_caps} cotangents")
+    caps, dcarry = ins[1:1 + n_caps], ins[1 + n_caps:1 + n_caps + n_carry]
+    out = AbstractTuple(list(dcarry) + list(caps) + [AbstractStack()])
+    bgg = n.attrs["body_grad_grad"]
+    if len(bgg.output.abstract.elements) != 2 * n_carry + n_caps:
+        ck.fail(n, g, f"the twice-differentiated loop body returns {bgg.output.abstract}")
+    return out
+
+
 def _print_rule(ck, n, g, ins):
     return AbstractTuple([])
 
 
 # op -> rule(checker, node, graph, input_abstracts): the builtins' rules; a new builtin op registers its own here.
 RULES = {MAKE_TUPLE: _tuple_rule, TUPLE_GETITEM: _getitem_rule, IF: _if_rule, WHILE: _while_rule,
-         WHILE_GRAD: _while_grad_rule, PRINT: _print_rule}
+         WHILE_GRAD: _while_grad_rule, WHILE_GRAD_GRAD: _while_grad_grad_rule, PRINT: _print_rule}
 
 
 def infer_graph(graph, context=""):

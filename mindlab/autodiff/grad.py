@@ -122,6 +122,7 @@ class GradFunction:
         self.get_all, self.get_by_list = get_all, get_by_list
         self.graph_cache = {}
         self.__wrapped__ = fn
+        self.__name__ = self.__qualname__ = f"{getattr(fn, '__name__', type(fn).__name__)}_grad"
 
     @property
     def __mindlab_grad__(self):

@@ -21,7 +21,11 @@ from ..ops.abstract import AbstractTensor
 from ..ops.registry import Primitive
 from ..tensor import Tensor
 
-WHILE_GRAD = Builtin("while_grad")   # inputs: stack, *captures, *dcarry; attrs: body_grad, n_carry, n_caps
+WHILE_GRAD = Builtin("while_grad")   # inputs: stack, *captures, *dcarry[, stack cotangent]; attrs: body_grad,
+#                                      n_carry, n_caps[, stack_cot]
+WHILE_GRAD_GRAD = Builtin("while_grad_grad")   # the VJP of while_grad (grad of grad through a loop); inputs: stack,
+#   *captures, *dcarry, *cotangents of while_grad's outputs; attrs: body_grad, body_grad_grad, n_carry, n_caps;
+#   outputs: cotangents of dcarry, of the captures, and of the stack (a list: one per recorded iteration)
 
 
 class AbstractStack:
@@ -83,6 +87,11 @@ def differentiate(graph, wrt=None, return_forward=True, name=None):
             elif n.op is IF:
                 node = G.apply(IF, [to_node(v, G) for v in ins], n.attrs, n.abstract, n.source)
                 env[id(n)] = wrap_node(node)
+            elif n.op is WHILE and n.attrs.get("record"):   # a gradient graph's recorded loop, differentiated again
+                node = G.apply(WHILE, [to_node(v, G) for v in ins], n.attrs, n.abstract, n.source)
+                vals = wrap_node_partial(G, node, len(n.abstract.elements))
+                env[id(n)] = tuple(vals)
+                stacks[id(n)] = vals[-1]
             elif n.op is WHILE:
                 attrs = dict(n.attrs, record=True)
                 node = G.apply(WHILE, [to_node(v, G) for v in ins], attrs,
@@ -93,12 +102,16 @@ def differentiate(graph, wrt=None, return_forward=True, name=None):
             elif n.op is PRINT:
                 G.apply(PRINT, [to_node(v, G) for v in ins], n.attrs, n.abstract, n.source)
                 env[id(n)] = ()
-            elif n.op is WHILE_GRAD:   # found by tests/fuzz: grad of grad through a tensor while loop
+            elif n.op is WHILE_GRAD and not n.attrs.get("stack_cot"):   # grad of grad through a tensor while
+                node = G.apply(WHILE_GRAD, [to_node(v, G) if isinstance(v, Symbol) else v for v in ins], n.attrs,
+                               n.abstract, n.source)
+                env[id(n)] = wrap_node(node)
+            elif n.op in (WHILE_GRAD, WHILE_GRAD_GRAD):
                 loc = f"\n  at {n.source.file}:{n.source.line}: {n.source.text}" if n.source is not None else ""
                 raise MindlabError(
-                    "GRAPH_MODE: a second derivative through a `while` loop on a tensor is not supported (the loop's "
-                    "backward pass cannot be differentiated again). Take it in PYNATIVE_MODE, or loop a static "
-                    f"number of times (`for i in range(n)` unrolls).{loc}")
+                    "GRAPH_MODE: a third derivative through a `while` loop on a tensor is not supported (the "
+                    "loop's second-order backward pass cannot be differentiated again). Take it in PYNATIVE_MODE, "
+                    f"or loop a static number of times (`for i in range(n)` unrolls).{loc}")
             else:
                 raise MindlabError(f"autodiff: cannot differentiate through {n.op_name} (inline calls first)")
 
@@ -109,6 +122,11 @@ def differentiate(graph, wrt=None, return_forward=True, name=None):
             if g is None or isinstance(node, Constant):
                 return
             if index is None:
+                if isinstance(node.abstract, AbstractStack):   # a recorded loop's stack: one consumer, while_grad
+                    if id(node) in grads:
+                        raise MindlabError("autodiff: a while loop's recorded iterations are used twice")
+                    grads[id(node)] = g
+                    return
                 if not _is_float(node.abstract):
                     return
                 prev = grads.get(id(node))
@@ -136,6 +154,8 @@ def differentiate(graph, wrt=None, return_forward=True, name=None):
                 _bprop_if(G, n, value, g, add_grad)
             elif n.op is WHILE:
                 _bprop_while(G, n, value, g, stacks[id(n)], add_grad)
+            elif n.op is WHILE_GRAD:
+                _bprop_while_grad(G, n, value, g, add_grad)
 
         from ..ops import functional as F
         result = []
@@ -208,21 +228,48 @@ def _bprop_if(G, n, value, g, add_grad):
         add_grad(caps[k], gv)
 
 
+def _zeros(a, G):
+    return Symbol(Constant(np.zeros(a.shape, a.dtype.np), a, G))
+
+
 def _bprop_while(G, n, value, g, stack, add_grad):
     n_caps = n.attrs.get("captures", 0)
     n_carry = len(n.inputs) - n_caps
     caps = n.inputs[n_carry:]
     body = n.attrs["body_graph"]
     body_grad = differentiate(body, list(range(len(body.params))), return_forward=False)
-    douts = [g.get(k) if g.get(k) is not None else Symbol(Constant(np.zeros(a.shape, a.dtype.np), a, G))
-             for k, a in enumerate(n.abstract.elements)]
+    douts = [g.get(k) if g.get(k) is not None else _zeros(a, G) for k, a in enumerate(n.abstract.elements[:n_carry])]
     ins = [stack] + [value(c) for c in caps] + douts
-    node = G.apply(WHILE_GRAD, [to_node(v, G) if isinstance(v, Symbol) else v for v in ins],
-                   {"body_grad": body_grad, "n_carry": n_carry, "n_caps": n_caps},
+    attrs = {"body_grad": body_grad, "n_carry": n_carry, "n_caps": n_caps}
+    stack_cot = g.get(n_carry) if n.attrs.get("record") else None   # (second order: the stack was used)
+    if stack_cot is not None:
+        ins.append(stack_cot)
+        attrs["stack_cot"] = True
+    node = G.apply(WHILE_GRAD, [to_node(v, G) if isinstance(v, Symbol) else v for v in ins], attrs,
                    AbstractTuple([i.abstract for i in n.inputs]), n.source)
     res = wrap_node(node)
     for i, gv in zip(n.inputs, res):
         add_grad(i, gv)
+
+
+def _bprop_while_grad(G, n, value, g, add_grad):
+    """The VJP of a ``while_grad`` node (grad of grad through a loop): a ``while_grad_grad`` node, which reruns the
+    backward loop for its carried gradients, then sweeps forward through the iterations with the differentiated
+    differentiated body; the stack's cotangent goes to the recorded loop's own ``while_grad`` (``stack_cot``)."""
+    n_carry, n_caps = n.attrs["n_carry"], n.attrs["n_caps"]
+    body_grad = n.attrs["body_grad"]
+    body_grad_grad = differentiate(body_grad, list(range(len(body_grad.params))), return_forward=False)
+    bars = [g.get(k) if g.get(k) is not None else _zeros(a, G) for k, a in enumerate(n.abstract.elements)]
+    ins = [value(i) for i in n.inputs] + bars
+    stack, caps, dcarry = n.inputs[0], n.inputs[1:1 + n_caps], n.inputs[1 + n_caps:]
+    node = G.apply(WHILE_GRAD_GRAD, [to_node(v, G) if isinstance(v, Symbol) else v for v in ins],
+                   {"body_grad": body_grad, "body_grad_grad": body_grad_grad, "n_carry": n_carry, "n_caps": n_caps},
+                   AbstractTuple([d.abstract for d in dcarry] + [c.abstract for c in caps] + [AbstractStack()]),
+                   n.source)
+    res = wrap_node(node)
+    for i, gv in zip(list(dcarry) + list(caps), res[:-1]):
+        add_grad(i, gv)
+    add_grad(stack, res[-1])
 
 
 # ---------------------------------------------------------------------------------------------- grad in graphs

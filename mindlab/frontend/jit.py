@@ -102,7 +102,8 @@ class JitFunction:
         self.hits = self.misses = 0
         self.parallel_cache = {}          # (signature, auto-parallel context) -> ParallelProgram
         self.plans = self.parallel_hits = 0
-        functools.update_wrapper(self, fn)
+        # (not fn's __dict__: a GradFunction's own `fn` would replace ours, and jit(grad(f)) compiled f itself)
+        functools.update_wrapper(self, fn, updated=())
 
     def compiled(self, *args, **kwargs):
         key = (signature(args, kwargs), _context.get_context("device_target"),
@@ -110,11 +111,19 @@ class JitFunction:
         entry = self.cache.get(key)
         if entry is None:
             self.misses += 1
-            entry = Compiled(self.fn.__name__, lambda c: c.compile(self.fn, args, kwargs, self.self_obj))
+            entry = Compiled(self.__name__, self._build(args, kwargs))
             self.cache[key] = entry
         else:
             self.hits += 1
         return entry
+
+    def _build(self, args, kwargs):
+        fn = self.fn
+        if getattr(fn, "__mindlab_grad__", None) is not None:   # jit(grad(f)): the gradient program itself
+            from ..autodiff.graph_grad import call_grad_transform
+            return lambda c: c.compile_body(lambda *a, **k: fn.package(*call_grad_transform(c, fn, a, k)), args,
+                                            kwargs)
+        return lambda c: c.compile(fn, args, kwargs, self.self_obj)
 
     def __call__(self, *args, **kwargs):
         from ..parallel import auto

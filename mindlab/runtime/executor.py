@@ -16,7 +16,7 @@ from .. import errors as _errors
 from ..errors import MindlabError
 from ..ir.anf import Constant, Param, Graph, MAKE_TUPLE, TUPLE_GETITEM, IF, WHILE, PRINT, AbstractTuple
 from ..ops.registry import Primitive
-from ..autodiff.graph_grad import WHILE_GRAD
+from ..autodiff.graph_grad import WHILE_GRAD, WHILE_GRAD_GRAD
 
 _ndarray = np.ndarray
 
@@ -117,6 +117,9 @@ class Program:
             elif op is WHILE_GRAD:
                 consts[f"w{n.id}"] = _WhileGrad(n, self.device)
                 lines.append(f"{var} = w{n.id}({args}){_note(n)}")
+            elif op is WHILE_GRAD_GRAD:
+                consts[f"w{n.id}"] = _WhileGradGrad(n, self.device)
+                lines.append(f"{var} = w{n.id}({args}){_note(n)}")
             elif op is PRINT:
                 consts[f"p{n.id}"] = _Print(n.attrs["template"], n.attrs.get("sep", " "))
                 lines.append(f"{var} = p{n.id}({args})")
@@ -216,15 +219,48 @@ class _WhileGrad:
     def __init__(self, node, device):
         self.body_grad = Program(node.attrs["body_grad"], device)
         self.n_carry, self.n_caps = node.attrs["n_carry"], node.attrs["n_caps"]
+        self.stack_cot = node.attrs.get("stack_cot", False)
 
     def __call__(self, stack, *rest):
+        if self.stack_cot:   # second order: each recorded state's own cotangent joins the carried gradient
+            rest, cot = rest[:-1], rest[-1]
         caps, dcarry = rest[:self.n_caps], tuple(rest[self.n_caps:])
         dcaps = tuple(np.zeros_like(c) for c in caps)
-        for state in reversed(stack):
-            out = self.body_grad(*state, *caps, *dcarry)
+        for i in range(len(stack) - 1, -1, -1):
+            out = self.body_grad(*stack[i], *caps, *dcarry)
             dcarry = tuple(out[:self.n_carry])
             dcaps = tuple(a + b for a, b in zip(dcaps, out[self.n_carry:]))
+            if self.stack_cot:
+                dcarry = tuple(a + b for a, b in zip(dcarry, cot[i]))
         return dcarry + dcaps
+
+
+class _WhileGradGrad:
+    """The VJP of ``while_grad``: rerun the backward loop to recover each iteration's incoming carried gradient,
+    then sweep the iterations forward through the twice-differentiated body, passing the carried gradients'
+    cotangent from one iteration to the next and collecting the captures' cotangent and each recorded state's."""
+
+    def __init__(self, node, device):
+        self.body_grad = Program(node.attrs["body_grad"], device)
+        self.body_grad_grad = Program(node.attrs["body_grad_grad"], device)
+        self.n_carry, self.n_caps = node.attrs["n_carry"], node.attrs["n_caps"]
+
+    def __call__(self, stack, *rest):
+        nc, nk = self.n_carry, self.n_caps
+        caps, dcarry, bars = rest[:nk], tuple(rest[nk:nk + nc]), rest[nk + nc:]
+        abar, ebar = tuple(bars[:nc]), tuple(bars[nc:])
+        incoming = [None] * len(stack)          # incoming[i]: the carried gradient iteration i received
+        for i in range(len(stack) - 1, -1, -1):
+            incoming[i] = dcarry
+            dcarry = tuple(self.body_grad(*stack[i], *caps, *dcarry)[:nc])
+        cbar = tuple(np.zeros_like(c) for c in caps)
+        stack_cot = []
+        for i in range(len(stack)):
+            out = self.body_grad_grad(*stack[i], *caps, *incoming[i], *abar, *ebar)
+            stack_cot.append(tuple(out[:nc]))
+            cbar = tuple(a + b for a, b in zip(cbar, out[nc:nc + nk]))
+            abar = tuple(out[nc + nk:])
+        return abar + cbar + (stack_cot,)
 
 
 class _Print:

@@ -110,3 +110,21 @@ def test_errors_are_clear():
     with pytest.raises(ValueError) as err:
         ms.grad(lambda x: ops.sum(x + Tensor(np.ones(4))))(Tensor(X))
     assert "add" in str(err.value) and "test_grad.py:" in str(err.value)
+
+
+def test_jit_of_a_gradient_compiles_the_gradient():
+    """``ms.jit(ms.grad(f))`` (JAX's ``jit(grad(f))``) runs the gradient program. It used to run ``f`` itself:
+    ``functools.update_wrapper`` copied the GradFunction's attributes, its ``fn`` among them, over the jit's."""
+    x = np.array([0.1, -0.2, 0.3], np.float32)
+
+    def f(t):
+        return ops.sum(t * t * t)
+    g = ms.jit(ms.grad(f))
+    np.testing.assert_allclose(g(Tensor(x)).asnumpy(), 3 * x * x, rtol=1e-6)
+    h = ms.jit(ms.grad(lambda t: ops.sum(ms.grad(f)(t))))       # grad of grad, compiled
+    np.testing.assert_allclose(h(Tensor(x)).asnumpy(), 6 * x, rtol=1e-6)
+    vg = ms.jit(ms.value_and_grad(f))
+    v, d = vg(Tensor(x))
+    np.testing.assert_allclose(v.asnumpy(), (x ** 3).sum(), rtol=1e-6)
+    np.testing.assert_allclose(d.asnumpy(), 3 * x * x, rtol=1e-6)
+    assert g.__name__ == "f_grad"

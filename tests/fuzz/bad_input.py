@@ -100,7 +100,7 @@ def generate_bad(ch):
     """A generated program with one bad statement (see the module docstring)."""
     kind = ch.choice(["function", "cell"])
     b = _Builder(ch, kind, False)
-    b.allow_while, b.extended = True, True
+    b.extended = True
     # build() runs the statements and renders; intercept the body between the two
     real_render = b.render
     captured = {}

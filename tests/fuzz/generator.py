@@ -344,8 +344,7 @@ class _Builder(ExtendedStatements):
         if not self.parallel:
             steps += [self.st_reshape, self.st_if, self.st_batch_matmul, self.st_slice,
                       self.st_concat, self.st_softmax, self.st_select, self.st_for]
-            if getattr(self, "allow_while", True):
-                steps += [self.st_while, self.st_if_while]
+            steps += [self.st_while, self.st_if_while]
             if self.kind == "cell":
                 steps += [self.st_inner, self.st_inner]
             if self.extended:
@@ -410,11 +409,9 @@ class _Builder(ExtendedStatements):
 
 
 def generate(ch, parallel=False, second_order=False, extended=True):
-    """One program. ``second_order``: a function without tensor ``while`` loops (for grad-of-grad checks: GRAPH_MODE
-    refuses a second derivative through a while loop, see tests/fuzz/test_regressions.py)."""
+    """One program. ``second_order``: a function (for grad-of-grad checks)."""
     kind = "cell" if parallel else "function" if second_order else ch.choice(["function", "cell"])
     b = _Builder(ch, kind, parallel)
-    b.allow_while = not second_order
     b.extended = extended
     return b.build()
 

@@ -194,8 +194,7 @@ def check(program, directory, parallel=None, second_order=False, reference_devic
             bad = _compare(ref, got, f"{here} vs {reference_device} (PyNative)")
             if bad:
                 return bad
-        # (second order through a tensor `while` is refused by GRAPH_MODE: tests/fuzz/test_regressions.py)
-        if second_order and program.kind == "function" and "while" not in program.features:
+        if second_order and program.kind == "function":
             bad = _modes_agree(lambda m: run_second_order(program, mod, m),
                                "GRAPH_MODE vs PyNative, Hessian-vector product", " (second order)")
             if bad:

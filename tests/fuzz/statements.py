@@ -343,7 +343,7 @@ class ExtendedStatements:
             self.features.add("if")
             self.vars.append((name, s))
             return name
-        if kind == 9 and getattr(self, "allow_while", True):
+        if kind == 9:
             name, k = self.fresh(), self.fresh()
             lines.append(sp + f"{name} = {a}")
             lines.append(sp + f"{k} = Tensor(0, ms.int32)")

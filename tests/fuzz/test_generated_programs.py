@@ -63,7 +63,7 @@ def test_generated_second_derivatives_agree_across_modes(progdir):
     @settings(max_examples=N_SECOND_ORDER, **_SETTINGS)
     @given(programs(second_order=True))
     def one(program):
-        assert program.kind == "function" and "while" not in program.features
+        assert program.kind == "function"
         seen.update(program.features)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -40,10 +40,11 @@ def test_gelu_on_0d_tensor(progdir):
     assert g.shape == () and abs(float(g.asnumpy()) - 0.7322955) < 1e-5
 
 
-# Grad of grad through a `while` loop on a tensor: GRAPH_MODE cannot differentiate the loop's backward node
-# (while_grad) again. It used to fail with an internal message ("cannot differentiate through while_grad (inline
-# calls first)"); now the error names the construct, the user's loop line and the ways around it. The second
-# derivative itself is still missing in GRAPH_MODE (xfail below); PyNative computes it.
+# Grad of grad through a `while` loop on a tensor: GRAPH_MODE could not differentiate the loop's backward node
+# (while_grad) again — first an internal message, then a clear refusal. Now while_grad has its own VJP
+# (while_grad_grad: the backward loop rerun, then a forward sweep through the twice-differentiated body, its stack
+# cotangent handed to the recorded loop's while_grad), so the Hessian-vector product agrees with PyNative;
+# a third derivative through the loop is refused clearly.
 WHILE_SECOND_ORDER = """import mindlab as ms
 from mindlab import ops, Tensor
 
@@ -56,34 +57,62 @@ def f(x0):
     return ops.sum(v1)
 """
 
+# captures, an `if` in the body, a `break`, and a loop that may run zero times
+WHILE_SECOND_ORDER_2 = """import mindlab as ms
+from mindlab import ops, Tensor
 
-def _second_order(src, progdir, mode):
+def f(x0, x1):
+    v = x0 * x1
+    k = Tensor(0, ms.int32)
+    while k < 3:
+        if ops.sum(v) > 0.1:
+            v = ops.tanh(v) * x1 + ops.square(x0)
+        else:
+            v = ops.sigmoid(v + x1)
+        if ops.sum(v) > 2.5:
+            break
+        k = k + 1
+    u = x1
+    j = Tensor(0, ms.int32)
+    while j < ops.cast(ops.sum(x0) > 100.0, ms.int32):
+        u = u * u
+        j = j + 1
+    return ops.sum(v * v) + ops.sum(u)
+"""
+
+
+def _second_order(src, progdir, mode, n_inputs=1):
     from .runner import load, run_second_order
-    prog = GenProgram(source=src, kind="function", inputs=[(3,)], seed=0)
+    prog = GenProgram(source=src, kind="function", inputs=[(3,)] * n_inputs, seed=0)
     return run_second_order(prog, load(prog, progdir), mode)
 
 
-def test_second_order_through_while_is_refused_clearly(progdir):
-    ref = _second_order(WHILE_SECOND_ORDER, progdir, ms.PYNATIVE_MODE)
-    assert ref[0].shape == (3,) and np.isfinite(ref[0]).all()
+@pytest.mark.parametrize("src, n", [(WHILE_SECOND_ORDER, 1), (WHILE_SECOND_ORDER_2, 2)])
+def test_second_order_through_while_agrees(progdir, src, n):
     try:
-        with pytest.raises(Exception) as ei:
-            _second_order(WHILE_SECOND_ORDER, progdir, ms.GRAPH_MODE)
+        ref = _second_order(src, progdir, ms.PYNATIVE_MODE, n)
+        got = _second_order(src, progdir, ms.GRAPH_MODE, n)
+    finally:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+    assert len(got) == len(ref) == n
+    for g, r in zip(got, ref):
+        assert np.isfinite(r).all() and np.abs(r).max() > 1e-3
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5)
+
+
+def test_third_order_through_while_is_refused_clearly(progdir):
+    from .runner import load
+    prog = GenProgram(source=WHILE_SECOND_ORDER, kind="function", inputs=[(3,)], seed=0)
+    f = load(prog, progdir).f
+    g3 = ms.grad(lambda x: ms.grad(lambda y: ops.sum(ms.grad(f)(y)))(x).sum())
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        with pytest.raises(ms.errors.MindlabError) as ei:
+            ms.jit(g3)(Tensor(np.array([0.1, -0.2, 0.3], np.float32)))
     finally:
         ms.set_context(mode=ms.PYNATIVE_MODE)
     msg = str(ei.value)
-    assert "second derivative through a `while` loop" in msg and "while k < 2:" in msg and "fuzzprog_" in msg
-
-
-@pytest.mark.xfail(strict=True, reason="GRAPH_MODE has no derivative of while_grad (the backward loop): grad of grad "
-                                       "through a tensor while loop is refused; PyNative computes it")
-def test_second_order_through_while_agrees(progdir):
-    try:
-        ref = _second_order(WHILE_SECOND_ORDER, progdir, ms.PYNATIVE_MODE)
-        got = _second_order(WHILE_SECOND_ORDER, progdir, ms.GRAPH_MODE)
-    finally:
-        ms.set_context(mode=ms.PYNATIVE_MODE)
-    np.testing.assert_allclose(got[0], ref[0], rtol=1e-5, atol=1e-5)
+    assert "third derivative through a `while` loop" in msg and "while k < 2:" in msg, msg
 
 
 # The fused float32 tanh (kernels/cpu/fastmath.py) returned x * (1 - 2^-23) instead of x for tiny |x|, where numpy's
