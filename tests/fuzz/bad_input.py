@@ -110,7 +110,9 @@ def generate_bad(ch):
         a, s = next(((v, sh) for v, sh in reversed(b.vars) if v not in leaves), b.vars[-1])
         choices = _mistakes(b, a, s)
         what, stmt, ops_, shape = ch.choice(choices)
-        wrap = ch.choice(["", "", "if", "while", "for", "helper"])
+        wrap = ch.choice(["", "", "if", "while", "for", "helper", "cell"])
+        if wrap == "cell" and kind != "cell":
+            wrap = "helper"
         sp, lines = "", [f"v_bad = ops.sum({a}) * 0.0"]
         if wrap == "if":
             lines, sp = lines + [f"if ops.sum({a}) > -1e30:"], "    "
@@ -118,10 +120,15 @@ def generate_bad(ch):
             lines, sp = lines + ["k_bad = Tensor(0, ms.int32)", "while k_bad < 1:"], "    "
         elif wrap == "for":
             lines, sp = lines + ["for i_bad in range(1):"], "    "
+        body_stmt = re.sub(r"(?<![\w.])" + re.escape(a) + r"(?!\w)", "u", stmt)
         if wrap == "helper":      # the mistake inside a function the program calls
-            body_stmt = re.sub(r"(?<![\w.])" + re.escape(a) + r"(?!\w)", "u", stmt)
             b.helpers += ["def bad_helper(u):", f"    return {body_stmt}  {MARK}", ""]
             lines.append(f"v_bad = ops.sum(bad_helper({a})) * 0.0")
+        elif wrap == "cell":      # inside a nested Cell's construct
+            b.helpers += ["class BadInner(nn.Cell):", "    def construct(self, u):",
+                          f"        return {body_stmt}  {MARK}", ""]
+            b.layers.append(("bad_inner", "BadInner()"))
+            lines.append(f"v_bad = ops.sum(self.bad_inner({a})) * 0.0")
         else:
             lines.append(f"{sp}v_bad = ops.sum({stmt}) * 0.0  {MARK}")
             if wrap == "while":

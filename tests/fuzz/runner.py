@@ -71,13 +71,14 @@ def run(program, mod, mode):
         value2, grads = ms.value_and_grad(mod.f, grad_position=pos)(*xs)
         # GRAPH_MODE also compiles the gradient function itself (jit(value_and_grad(f)), as JAX's jit(grad(f)))
         value3, grads3 = ms.jit(ms.value_and_grad(mod.f, grad_position=pos))(*xs) if graph else (value2, grads)
-        return _flat([value, value2, grads, value3, grads3], [])
     else:
         net = mod.Net()
         value = net(*xs)
         params = net.trainable_params()
-        value2, grads = ms.value_and_grad(net, grad_position=pos if pos else None, weights=params)(*xs)
-    return _flat([value, value2, grads], [])
+        vg = ms.value_and_grad(net, grad_position=pos if pos else None, weights=params)
+        value2, grads = vg(*xs)
+        value3, grads3 = ms.jit(vg)(*xs) if graph else (value2, grads)
+    return _flat([value, value2, grads, value3, grads3], [])
 
 
 OPTIMIZERS = ("Momentum", "SGD", "Adam", "AdamWeightDecay")
