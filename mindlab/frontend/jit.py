@@ -3,6 +3,7 @@ compiled program. The compile cache is keyed by (function, self object, input si
 hits and misses. Under a parallel ``set_auto_parallel_context`` a call is planned and run on the device mesh
 instead (``mindlab.parallel.auto``); those programs are cached here too (``parallel_info()``)."""
 import functools
+import types
 
 from .. import context as _context
 from ..tensor import Tensor, Parameter, _wrap
@@ -97,6 +98,12 @@ class JitFunction:
     """A function compiled on first call per input signature (``mindlab.jit``)."""
 
     def __init__(self, fn, self_obj=None):
+        from ..nn.cell import Cell
+        cell_name = type(fn).__name__ if isinstance(fn, Cell) else None
+        if isinstance(fn, types.MethodType) and self_obj is None:   # jit(net.construct), jit(obj.method)
+            fn, self_obj = fn.__func__, fn.__self__
+        elif isinstance(fn, Cell):                                    # jit(net), like torch.compile(model)
+            fn, self_obj = type(fn).construct, fn
         self.fn, self.self_obj = fn, self_obj
         self.cache = {}
         self.hits = self.misses = 0
@@ -104,6 +111,8 @@ class JitFunction:
         self.plans = self.parallel_hits = 0
         # (not fn's __dict__: a GradFunction's own `fn` would replace ours, and jit(grad(f)) compiled f itself)
         functools.update_wrapper(self, fn, updated=())
+        if cell_name is not None or not hasattr(self, "__name__"):
+            self.__name__ = self.__qualname__ = cell_name or type(fn).__name__
 
     def compiled(self, *args, **kwargs):
         key = (signature(args, kwargs), _context.get_context("device_target"),
