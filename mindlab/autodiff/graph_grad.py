@@ -276,9 +276,13 @@ def _bprop_while_grad(G, n, value, g, add_grad):
 
 def _forward_graph(gf, args, kwargs):
     """Compile the function a GradFunction differentiates, on (possibly symbolic) ``args``."""
+    import types
     from ..frontend.parser import Compiler
+    from ..frontend.jit import JitFunction
     from ..nn.cell import Cell
     fn = gf.fn
+    if isinstance(fn, JitFunction):   # grad(jit(f)): differentiate what the jit compiles
+        fn = fn.target()
     name = getattr(fn, "__name__", type(fn).__name__)
     sub = Compiler(f"{name}_fwd")
     from ..frontend.parser import LocalFunction
@@ -289,6 +293,8 @@ def _forward_graph(gf, args, kwargs):
     elif getattr(fn, "__mindlab_grad__", None) is not None:      # grad of grad
         graph, leaves, rebuild = sub.compile_body(lambda *a, **k: fn.package(*call_grad_transform(sub, fn, a, k)),
                                                   args, kwargs)
+    elif isinstance(fn, types.MethodType):
+        graph, leaves, rebuild = sub.compile(fn.__func__, args, kwargs, self_obj=fn.__self__)
     else:
         graph, leaves, rebuild = sub.compile(fn, args, kwargs)
     return sub, graph, leaves, rebuild

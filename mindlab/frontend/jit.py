@@ -126,6 +126,15 @@ class JitFunction:
             self.hits += 1
         return entry
 
+    def target(self):
+        """What this compiles, as a plain callable: the Cell, the bound method, the GradFunction or the function."""
+        from ..nn.cell import Cell
+        if isinstance(self.self_obj, Cell) and self.fn is type(self.self_obj).construct:
+            return self.self_obj
+        if self.self_obj is not None:
+            return types.MethodType(self.fn, self.self_obj)
+        return self.fn
+
     def _build(self, args, kwargs):
         fn = self.fn
         if getattr(fn, "__mindlab_grad__", None) is not None:   # jit(grad(f)): the gradient program itself
@@ -135,6 +144,12 @@ class JitFunction:
         return lambda c: c.compile(fn, args, kwargs, self.self_obj)
 
     def __call__(self, *args, **kwargs):
+        from ..autodiff.tape import STATE as _tape
+        if _tape.levels and _tape.recording:
+            # inside a PyNative gradient transform (which watches the inputs, or weights the function may read):
+            # run eagerly so that the tape records the ops (the compiled program would be invisible to the tape,
+            # and grad(jit(f)) would be zero)
+            return self.target()(*args, **kwargs)
         from ..parallel import auto
         key = auto.active()
         if key is not None:

@@ -275,6 +275,9 @@ class Compiler(TensorControlFlow):
         if getattr(func, "__mindlab_grad__", None) is not None:
             from ..autodiff.graph_grad import call_grad_transform
             return func.package(*call_grad_transform(self, func, args, kwargs))
+        from .jit import JitFunction
+        if isinstance(func, JitFunction):          # a jit function called from compiled code: inlined
+            return self.call(func.target(), args, kwargs, node, frame)
         if isinstance(func, types.MethodType) and isinstance(func.__self__, Cell) and not _is_internal(func):
             return self.call_parsed(func.__func__, ParsedFunction.of(func.__func__), [func.__self__] + list(args),
                                     kwargs)
