@@ -71,6 +71,9 @@ def run(program, mod, mode):
         value2, grads = ms.value_and_grad(mod.f, grad_position=pos)(*xs)
         # GRAPH_MODE also compiles the gradient function itself (jit(value_and_grad(f)), as JAX's jit(grad(f)))
         value3, grads3 = ms.jit(ms.value_and_grad(mod.f, grad_position=pos))(*xs) if graph else (value2, grads)
+        # and the gradient of the compiled function, in both modes (JAX's grad(jit(f)))
+        value4, grads4 = ms.value_and_grad(ms.jit(mod.f), grad_position=pos)(*xs)
+        return _flat([value, value2, grads, value3, grads3, value4, grads4], [])
     else:
         net = mod.Net()
         value = net(*xs)
