@@ -287,7 +287,8 @@ def _forward_graph(gf, args, kwargs):
     sub = Compiler(f"{name}_fwd")
     from ..frontend.parser import LocalFunction
     if isinstance(fn, Cell):
-        graph, leaves, rebuild = sub.compile(type(fn).construct, args, kwargs, self_obj=fn)
+        from ..nn.cell import construct_function
+        graph, leaves, rebuild = sub.compile(construct_function(fn), args, kwargs, self_obj=fn)
     elif isinstance(fn, LocalFunction):   # a def / lambda inside compiled code: may close over outer values
         graph, leaves, rebuild = sub.compile_body(lambda *a, **k: sub.call_local(fn, a, k), args, kwargs)
     elif getattr(fn, "__mindlab_grad__", None) is not None:      # grad of grad

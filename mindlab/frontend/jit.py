@@ -98,12 +98,12 @@ class JitFunction:
     """A function compiled on first call per input signature (``mindlab.jit``)."""
 
     def __init__(self, fn, self_obj=None):
-        from ..nn.cell import Cell
+        from ..nn.cell import Cell, construct_function
         cell_name = type(fn).__name__ if isinstance(fn, Cell) else None
         if isinstance(fn, types.MethodType) and self_obj is None:   # jit(net.construct), jit(obj.method)
             fn, self_obj = fn.__func__, fn.__self__
         elif isinstance(fn, Cell):                                    # jit(net), like torch.compile(model)
-            fn, self_obj = type(fn).construct, fn
+            fn, self_obj = construct_function(fn), fn
         self.fn, self.self_obj = fn, self_obj
         self.cache = {}
         self.hits = self.misses = 0
@@ -128,8 +128,8 @@ class JitFunction:
 
     def target(self):
         """What this compiles, as a plain callable: the Cell, the bound method, the GradFunction or the function."""
-        from ..nn.cell import Cell
-        if isinstance(self.self_obj, Cell) and self.fn is type(self.self_obj).construct:
+        from ..nn.cell import Cell, construct_function
+        if isinstance(self.self_obj, Cell) and self.fn is construct_function(self.self_obj):
             return self.self_obj
         if self.self_obj is not None:
             return types.MethodType(self.fn, self.self_obj)
@@ -149,7 +149,8 @@ class JitFunction:
             # inside a PyNative gradient transform (which watches the inputs, or weights the function may read):
             # run eagerly so that the tape records the ops (the compiled program would be invisible to the tape,
             # and grad(jit(f)) would be zero)
-            return self.target()(*args, **kwargs)
+            eager = types.MethodType(self.fn, self.self_obj) if self.self_obj is not None else self.fn
+            return eager(*args, **kwargs)
         from ..parallel import auto
         key = auto.active()
         if key is not None:

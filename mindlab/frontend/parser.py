@@ -169,8 +169,8 @@ class Compiler(TensorControlFlow):
         self.graph.source = parsed.source(parsed.node)
 
         def body(*sym_args, **sym_kwargs):
-            from ..nn.cell import Cell
-            if isinstance(self_obj, Cell) and fn is type(self_obj).construct:
+            from ..nn.cell import Cell, construct_function
+            if isinstance(self_obj, Cell) and fn is construct_function(self_obj):
                 return self.call_cell(self_obj, list(sym_args), sym_kwargs)   # (to_float casts included)
             bound = [self_obj] + list(sym_args) if self_obj is not None else list(sym_args)
             return self.call_parsed(fn, parsed, bound, sym_kwargs)
@@ -296,7 +296,8 @@ class Compiler(TensorControlFlow):
         return self.lift(func(*args, **kwargs))
 
     def call_cell(self, cell, args, kwargs):
-        construct = type(cell).construct
+        from ..nn.cell import construct_function
+        construct = construct_function(cell)
         dt = cell.__dict__.get("_mixed_dtype")
         if dt is not None:   # to_float: float inputs (and, in expr_Attribute, float parameters) computed in dt
             from ..ops import functional as F

@@ -22,6 +22,16 @@ def _is_identifier(name):
     return name.isidentifier()
 
 
+def construct_function(cell):
+    """The plain function behind ``type(cell).construct``, also when it is decorated with ``@ms.jit`` (GRAPH_MODE
+    compiles that function; the decorator only matters for PyNative calls)."""
+    from ..frontend.jit import JitFunction
+    fn = type(cell).construct
+    while isinstance(fn, JitFunction):
+        fn = fn.fn
+    return fn
+
+
 class Cell:
     """Base class of all neural-network cells. Subclasses define ``construct(*inputs)``.
 
@@ -63,14 +73,14 @@ class Cell:
         fn = self.__dict__.get("_jit_construct")
         if fn is None:
             from ..frontend.jit import JitFunction
-            fn = JitFunction(type(self).construct, self_obj=self)
+            fn = JitFunction(construct_function(self), self_obj=self)
             self.__dict__["_jit_construct"] = fn
         return fn(*args, **kwargs)
 
     def compiled(self, *args, **kwargs):
         """The compiled graph of ``construct`` for these inputs (graph as parsed, optimized graph, pass log)."""
         from ..frontend.jit import JitFunction
-        fn = self.__dict__.setdefault("_jit_construct", JitFunction(type(self).construct, self_obj=self))
+        fn = self.__dict__.setdefault("_jit_construct", JitFunction(construct_function(self), self_obj=self))
         return fn.compiled(*args, **kwargs)
 
     def shard(self, in_strategy, out_strategy=None, parameter_plan=None, device="Ascend", level=0):
