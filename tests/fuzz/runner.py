@@ -98,7 +98,7 @@ def _optimizer(name, params):
 
 
 def run_train(program, mod, mode, optimizer, steps=3):
-    """[losses..., final weights...] of ``steps`` calls of TrainOneStepCell(Net, optimizer), in ``mode``: the loss is
+    """[losses..., final parameters...] of ``steps`` calls of TrainOneStepCell(Net, optimizer), in ``mode``: the loss is
     the Net's output, scaled down so that no step moves a weight far."""
     ms.set_context(mode=mode)
     xs = inputs(program)
@@ -106,7 +106,7 @@ def run_train(program, mod, mode, optimizer, steps=3):
     params = net.trainable_params()
     step = nn.TrainOneStepCell(_Scaled(net), _optimizer(optimizer, params))
     losses = [step(*xs) for _ in range(steps)]
-    return _flat([losses, params], [])
+    return _flat([losses, list(net.get_parameters())], [])   # (batch norm's moving statistics too)
 
 
 class _Scaled(nn.Cell):
