@@ -1,4 +1,5 @@
 """Bugs found by the generated-program fuzzer (tests/fuzz), each kept as the smallest program that showed it."""
+import inspect
 import warnings
 
 import numpy as np
@@ -156,23 +157,6 @@ def test_fused_tanh_of_tiny_values_is_exact(progdir):
 # '__mindlab_continue' is Bool[] before a while loop and bool after one iteration"): the lowered body resets the
 # continue flag to Python's False. Fixed in mindlab/frontend/control_flow.py (a number assigned to a carried scalar
 # becomes a tensor of its dtype).
-BREAK_ONLY = """import mindlab as ms
-from mindlab import ops, Tensor
-
-def f(x0):
-    v = x0
-    k = Tensor(0, ms.int32)
-    n = 0
-    while k < 4:
-        v = ops.tanh(v) + 0.5
-        n = 1
-        if ops.sum(v) > 1.1:
-            break
-        k = k + 1
-    return ops.sum(v) + n
-"""
-
-
 def _break_only(x0):
     v = x0
     k = Tensor(0, ms.int32)
@@ -184,6 +168,10 @@ def _break_only(x0):
             break
         k = k + 1
     return ops.sum(v) + n
+
+
+BREAK_ONLY = ("import mindlab as ms\nfrom mindlab import ops, Tensor\n\n" +
+              inspect.getsource(_break_only).replace("def _break_only(", "def f("))
 
 
 def test_break_without_continue_in_a_tensor_while(progdir):
