@@ -19,7 +19,7 @@ import types
 
 from ..errors import GraphModeSyntaxError, MindlabError, push_source, pop_source, current_source, located
 from ..ir.anf import Graph, SourceInfo, AbstractTuple, PRINT
-from ..ir.builder import Symbol, building, current_graph, to_node, make_tuple, weights_from
+from ..ir.builder import Symbol, building, current_graph, to_node, make_tuple, weights_from, is_weight
 from ..ops.abstract import AbstractTensor
 from ..tensor import Tensor, Parameter
 from .values import _Return, BREAK, CONTINUE, flatten, is_tensor  # noqa: F401  (flatten, is_tensor: used by jit)
@@ -427,7 +427,10 @@ class Compiler(TensorControlFlow):
             if isinstance(container, Tensor):
                 from ..ops import functional as F
                 new = F.tensor_setitem(container, index, value)
-                self.assign(_as_store(target.value), new, frame)
+                if isinstance(target.value, ast.Attribute) and is_weight(container):
+                    F.assign(container, new)   # `self.w[i] = v` on a Parameter: written in place, as in PyNative
+                else:
+                    self.assign(_as_store(target.value), new, frame)
             elif isinstance(container, (list, dict)):
                 if self.cf_depth > 0 and id(container) not in self.local_lists[-1]:
                     raise GraphModeSyntaxError(

@@ -175,3 +175,9 @@ def abstract_of(value):
     if isinstance(value, Tensor):
         return AbstractTensor(value.shape, value.dtype)
     raise TypeError(f"no abstract value for {type(value).__name__}")
+
+
+def is_weight(value):
+    """Whether a value being compiled is one of the graph's Parameters (a weight input)."""
+    from ..tensor import Parameter
+    return isinstance(value, Symbol) and isinstance(getattr(value.node, "default", None), Parameter)

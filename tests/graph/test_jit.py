@@ -390,3 +390,24 @@ def test_a_cell_whose_construct_is_decorated_with_jit():
     step = nn.TrainOneStepCell(net, nn.SGD(net.trainable_params(), 0.1))
     np.testing.assert_allclose(step(x).asnumpy(), 3.06, rtol=1e-6)
     np.testing.assert_allclose(net.fc.bias.asnumpy(), [-0.3, -0.3], rtol=1e-5)
+
+
+class _WritesItsParameter(ms.nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.w = ms.Parameter(Tensor(np.zeros(3, np.float32)), name="w")
+
+    def construct(self, x):
+        before = ops.sum(self.w * x)
+        self.w[0] = x[1]                     # an in-place write into a Parameter
+        return before + ops.sum(self.w * x)
+
+
+def test_item_assignment_into_a_parameter_inside_construct():
+    """``self.w[i] = v`` in ``construct`` writes the Parameter in place in both modes (GRAPH_MODE refused it, saying
+    to keep state in Parameters — which it was); reads before the write see the old value."""
+    net = _WritesItsParameter()
+    x = Tensor(np.array([1.0, 2.0, 3.0], np.float32))
+    np.testing.assert_allclose(net(x).asnumpy(), 0.0 + 2.0)
+    np.testing.assert_allclose(net.w.asnumpy(), [2.0, 0.0, 0.0])
+    np.testing.assert_allclose(net(x).asnumpy(), 2.0 + 2.0)
