@@ -8,6 +8,7 @@ also carry that line as data: ``exc.source`` is a ``Source(file, line, text)`` (
 import linecache
 import os
 import sys
+import threading
 from dataclasses import dataclass
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -25,19 +26,28 @@ def is_user_file(filename):
     return filename.startswith("<") or not _is_internal(os.path.abspath(filename))
 
 
+_THREAD = threading.local()   # .caller: the user's frame that started this worker thread (parallel sim ranks)
+
+
+def set_thread_caller(frame):
+    """In a worker thread: the user's (filename, lineno, text) that the work stands for (``user_frame`` falls back
+    to it, where the thread's own stack holds only mindlab and ``threading``)."""
+    _THREAD.caller = frame
+
+
 def user_frame(depth=1):
     """(filename, lineno, source text) of the innermost frame that belongs to the user's code, or None."""
     f = sys._getframe(depth)
     while f is not None:
         fn = f.f_code.co_filename
-        if fn.startswith("<mindlab "):      # a generated program (runtime/executor.py): the caller is the user's
-            f = f.f_back
+        if fn.startswith("<mindlab ") or fn == threading.__file__:   # a generated program (runtime/executor.py),
+            f = f.f_back                                              # a thread's bootstrap: not the user's
             continue
         if fn.startswith("<") or not _is_internal(os.path.abspath(fn)):
             line = linecache.getline(fn, f.f_lineno, f.f_globals).strip()
             return fn, f.f_lineno, line
         f = f.f_back
-    return None
+    return getattr(_THREAD, "caller", None)
 
 
 @dataclass(frozen=True)

@@ -69,3 +69,27 @@ def test_a_memory_limit_no_plan_fits_reports_the_smallest_plan(mode):
     if mode != "sharding_propagation":
         step(x, y)
         assert step.parallel_plan.cost["memory"] <= need + 1
+
+
+class _GathersOutOfRange(ms.nn.Cell):
+    def __init__(self):
+        super().__init__()
+        import numpy as np
+        self.w = ms.Parameter(ms.Tensor(np.ones((8, 4), np.float32)), name="w")
+
+    def construct(self, x):
+        return ms.ops.sum(ms.ops.gather(ms.ops.matmul(x, self.w), ms.ops.argmax(x, axis=1) + 8, 0))
+
+
+def test_a_run_time_error_on_a_sim_rank_points_at_the_line_and_the_call():
+    """A kernel error on the sim mesh's rank threads names the user's line and the user's call (it said "called at
+    .../threading.py": the rank thread's own stack holds no user frame)."""
+    import numpy as np
+    ms.set_auto_parallel_context(parallel_mode="auto_parallel", device_num=4)
+    with pytest.raises(ValueError) as info:
+        _GathersOutOfRange()(ms.Tensor(np.ones((8, 8), np.float32)))
+    msg = str(info.value)
+    assert msg.startswith("gather: ") and "out of range" in msg, msg
+    assert "return ms.ops.sum(ms.ops.gather(" in msg and "threading.py" not in msg, msg
+    assert f"called at {__file__}:" in msg, msg
+    assert any("sim rank" in n for n in getattr(info.value, "__notes__", [])), msg

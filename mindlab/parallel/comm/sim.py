@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from ... import errors as _errors
 from .base import (Communicator, CommunicationError, DEFAULT_TIMEOUT, check_axis, check_reduce_op, chunks,
                    reduce_arrays)
 
@@ -190,8 +191,11 @@ class SimWorld:
         results = [None] * self.size
         errors = [None] * self.size
 
+        caller = _errors.user_frame(2)
+
         def body(r):
             _local.comm = self.comm(r)
+            _errors.set_thread_caller(caller)
             try:
                 results[r] = fn(*args, **kwargs)
                 self._set_where(r, "finished")
