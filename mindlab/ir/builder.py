@@ -5,15 +5,12 @@ bprop rules) are simply run with ``Symbol`` arguments: ``bind`` sees a Symbol an
 an ``Apply`` node to the graph being built instead of running a kernel. The same route turns bprop rules into
 IR when the autodiff pass differentiates a graph.
 """
-import numpy as np
-
 from ..device import host as _host
-from .. import dtype as mdt
 from ..errors import MindlabError, current_source, user_source, where
 from ..ops.abstract import AbstractTensor
 from ..tensor import Tensor, Parameter
 from ..ops.shard import _scope as _shard_scope, current_strategy, sharded
-from .anf import Graph, Node, AbstractTuple, TUPLE_GETITEM, MAKE_TUPLE
+from .anf import AbstractTuple, TUPLE_GETITEM, MAKE_TUPLE
 
 _stack = []   # graphs being built, innermost last
 _weight_hooks = []   # the compilers' functions mapping a Parameter to the Symbol of its graph weight
@@ -179,5 +176,4 @@ def abstract_of(value):
 
 def is_weight(value):
     """Whether a value being compiled is one of the graph's Parameters (a weight input)."""
-    from ..tensor import Parameter
     return isinstance(value, Symbol) and isinstance(getattr(value.node, "default", None), Parameter)
