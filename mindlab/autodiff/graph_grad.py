@@ -213,8 +213,7 @@ def _bprop_node(n, env, value, g, add_grad):
 
 def _bprop_if(G, n, value, g, add_grad):
     cond, caps = n.inputs[0], n.inputs[1:]
-    outs = [Symbol(Constant(np.zeros(a.shape, a.dtype.np), a, G)) for a in n.abstract.elements]
-    douts = [g.get(k) if g.get(k) is not None else o for k, o in enumerate(outs)]
+    douts = [g.get(k) if g.get(k) is not None else _zeros(a, G) for k, a in enumerate(n.abstract.elements)]
     wrt = [k for k, c in enumerate(caps) if _is_float(c.abstract)]
     if not wrt:
         return
@@ -292,13 +291,17 @@ def _forward_graph(gf, args, kwargs):
     elif isinstance(fn, LocalFunction):   # a def / lambda inside compiled code: may close over outer values
         graph, leaves, rebuild = sub.compile_body(lambda *a, **k: sub.call_local(fn, a, k), args, kwargs)
     elif getattr(fn, "__mindlab_grad__", None) is not None:      # grad of grad
-        graph, leaves, rebuild = sub.compile_body(lambda *a, **k: fn.package(*call_grad_transform(sub, fn, a, k)),
-                                                  args, kwargs)
+        graph, leaves, rebuild = compile_grad_transform(sub, fn, args, kwargs)
     elif isinstance(fn, types.MethodType):
         graph, leaves, rebuild = sub.compile(fn.__func__, args, kwargs, self_obj=fn.__self__)
     else:
         graph, leaves, rebuild = sub.compile(fn, args, kwargs)
     return sub, graph, leaves, rebuild
+
+
+def compile_grad_transform(compiler, gf, args, kwargs):
+    """``compiler.compile_body`` of what the gradient transform ``gf`` returns (its gradient program as a graph)."""
+    return compiler.compile_body(lambda *a, **k: gf.package(*call_grad_transform(compiler, gf, a, k)), args, kwargs)
 
 
 def call_grad_transform(compiler, gf, args, kwargs):

@@ -138,9 +138,8 @@ class JitFunction:
     def _build(self, args, kwargs):
         fn = self.fn
         if getattr(fn, "__mindlab_grad__", None) is not None:   # jit(grad(f)): the gradient program itself
-            from ..autodiff.graph_grad import call_grad_transform
-            return lambda c: c.compile_body(lambda *a, **k: fn.package(*call_grad_transform(c, fn, a, k)), args,
-                                            kwargs)
+            from ..autodiff.graph_grad import compile_grad_transform
+            return lambda c: compile_grad_transform(c, fn, args, kwargs)
         return lambda c: c.compile(fn, args, kwargs, self.self_obj)
 
     def __call__(self, *args, **kwargs):

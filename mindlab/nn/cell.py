@@ -70,18 +70,19 @@ class Cell:
 
     def _graph_call(self, args, kwargs):
         """GRAPH_MODE: compile ``construct`` (once per input signature and training flag) and run the graph."""
+        return self._construct_jit()(*args, **kwargs)
+
+    def _construct_jit(self):
+        """This Cell's JitFunction of ``construct`` (made at the first GRAPH_MODE call, kept in the instance)."""
         fn = self.__dict__.get("_jit_construct")
         if fn is None:
             from ..frontend.jit import JitFunction
-            fn = JitFunction(construct_function(self), self_obj=self)
-            self.__dict__["_jit_construct"] = fn
-        return fn(*args, **kwargs)
+            fn = self.__dict__["_jit_construct"] = JitFunction(construct_function(self), self_obj=self)
+        return fn
 
     def compiled(self, *args, **kwargs):
         """The compiled graph of ``construct`` for these inputs (graph as parsed, optimized graph, pass log)."""
-        from ..frontend.jit import JitFunction
-        fn = self.__dict__.setdefault("_jit_construct", JitFunction(construct_function(self), self_obj=self))
-        return fn.compiled(*args, **kwargs)
+        return self._construct_jit().compiled(*args, **kwargs)
 
     def shard(self, in_strategy, out_strategy=None, parameter_plan=None, device="Ascend", level=0):
         """MindSpore's ``Cell.shard``: fixed layouts (pieces per dim) for this cell's inputs (``None``: left to the

@@ -213,6 +213,10 @@ class _While:
         return carry
 
 
+def _add(xs, ys):
+    return tuple(a + b for a, b in zip(xs, ys))
+
+
 class _WhileGrad:
     """Backward of a recorded ``while``: run the differentiated body over the iterations in reverse."""
 
@@ -229,9 +233,9 @@ class _WhileGrad:
         for i in range(len(stack) - 1, -1, -1):
             out = self.body_grad(*stack[i], *caps, *dcarry)
             dcarry = tuple(out[:self.n_carry])
-            dcaps = tuple(a + b for a, b in zip(dcaps, out[self.n_carry:]))
+            dcaps = _add(dcaps, out[self.n_carry:])
             if self.stack_cot:
-                dcarry = tuple(a + b for a, b in zip(dcarry, cot[i]))
+                dcarry = _add(dcarry, cot[i])
         return dcarry + dcaps
 
 
@@ -258,7 +262,7 @@ class _WhileGradGrad:
         for i in range(len(stack)):
             out = self.body_grad_grad(*stack[i], *caps, *incoming[i], *abar, *ebar)
             stack_cot.append(tuple(out[:nc]))
-            cbar = tuple(a + b for a, b in zip(cbar, out[nc:nc + nk]))
+            cbar = _add(cbar, out[nc:nc + nk])
             abar = tuple(out[nc + nk:])
         return abar + cbar + (stack_cot,)
 
