@@ -16,7 +16,7 @@ of gather/scatter, labels of cross entropy) — the price of raising a clear err
 import numpy as np
 
 __all__ = ["SimDeviceArray", "simulated", "array_module", "xp", "is_device_array", "to_device", "to_host",
-           "host", "transfer_count", "reset_transfer_count", "sync_count", "coerce", "place"]
+           "host", "transfer_count", "reset_transfer_count", "sync_count", "coerce", "place", "adopt"]
 
 _COUNTS = {"h2d": 0, "d2h": 0, "h2d_bytes": 0, "d2h_bytes": 0, "sync": 0}
 _ndarray = np.ndarray
@@ -115,6 +115,28 @@ def place(arr):
     if arr.ndim == 0 and arr.__class__ is _ndarray:
         return arr
     return to_device(arr)
+
+
+def _at_home(a, device):
+    """Whether array ``a`` lives where ``device``'s kernels read: the device for GPU (0-d host scalars too),
+    the host otherwise."""
+    if device == "GPU":
+        return isinstance(a, device_class()) or (a.__class__ is _ndarray and a.ndim == 0)
+    return a.__class__ is _ndarray or not is_device_array(a)
+
+
+def adopt(tensors, device):
+    """The data of ``tensors`` on ``device``'s memory: a tensor made under another ``device_target`` (a notebook
+    cell run before switching, a module-level constant) moves there at its first use and stays (counted by
+    ``transfer_count``, as every move is). Returns the list of arrays."""
+    out = []
+    for t in tensors:
+        a = t._data
+        if not _at_home(a, device):
+            a = to_device(a) if device == "GPU" else to_host(a)
+            t._data = a
+        out.append(a)
+    return out
 
 
 def coerce(value, dt):

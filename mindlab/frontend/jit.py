@@ -6,6 +6,7 @@ import functools
 import types
 
 from .. import context as _context
+from .. import device as _device
 from ..tensor import Tensor, Parameter, _wrap
 from .parser import Compiler, flatten
 from ..jupyter import events as _events
@@ -69,10 +70,9 @@ class Compiled:
         return views_of(self)
 
     def run(self, args, kwargs):
-        arrays = []
         tensors = iter(_tensor_args(args, kwargs))
-        for w in self.weights:
-            arrays.append(w._data if w is not None else next(tensors)._data)
+        arrays = _device.adopt([w if w is not None else next(tensors) for w in self.weights],
+                               _context.get_context("device_target"))
         outs = self.program(*arrays)
         it = iter(_wrap(o) for o in outs)
         return self.rebuild([next(it) if isinstance(leaf, Tensor) else leaf for leaf in self.leaves])

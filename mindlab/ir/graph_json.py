@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from .. import device as _device
 from .. import dtype as mdt
 from ..ops.abstract import AbstractTensor
 from ..ops.registry import Primitive
@@ -101,7 +102,7 @@ def json_value(v, graph_ids):
     if isinstance(v, np.ndarray):
         return _array(v)
     if isinstance(v, Tensor) and getattr(v, "_data", None) is not None:
-        return _array(np.asarray(v._data))
+        return _array(_device.host(v._data))
     if v is Ellipsis:
         return "..."
     if isinstance(v, slice):
@@ -216,7 +217,7 @@ def _constant_fields(doc, n, gids):
     if isinstance(value, Graph):
         doc["value"] = {"graph": gids[id(value)]}
         return
-    arr = np.asarray(value._data if hasattr(value, "_data") else value)
+    arr = _device.host(value._data if hasattr(value, "_data") else value)
     if arr.dtype == object:
         return
     if arr.size <= MAX_CONST_ELEMENTS:

@@ -84,10 +84,16 @@ def bind(prim, *args, **attrs):
         infer(prim, args, attrs)
         raise located(TypeError(f"{prim.name}: attribute values must be hashable, got "
                                 f"{ {k: type(v).__name__ for k, v in attrs.items()} }.{where()}")) from None
-    impl = prim.impl.get(_ctx["device_target"])
+    dev = _ctx["device_target"]
+    impl = prim.impl.get(dev)
     if impl is None:
-        raise located(NotImplementedError(f"{prim.name}: no kernel for device_target={_ctx['device_target']!r}; "
+        raise located(NotImplementedError(f"{prim.name}: no kernel for device_target={dev!r}; "
                                           f"available: {sorted(prim.impl)}.{where()}"))
+    home = _device.device_class() if dev == "GPU" else _ndarray
+    for d in datas:   # a tensor made under another device_target (before a switch) moves here once
+        if d.__class__ is not home and (home is _ndarray or d.__class__ is not _ndarray or d.ndim):
+            datas = _device.adopt(args, dev)
+            break
     try:
         out = impl(*datas, **attrs)
     except MindlabError:

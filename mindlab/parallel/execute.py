@@ -31,6 +31,7 @@ drawn per device (they do not reproduce single-device masks).
 """
 import numpy as np
 
+from .. import device as _device
 from ..tensor import Tensor, _wrap
 from .redistribution import redistribute
 from .layout import TensorLayout
@@ -106,13 +107,13 @@ class ParallelProgram:
                 arrays.append(lay.local(next(it), rank))
             else:
                 if i not in state:
-                    state[i] = lay.local(np.asarray(default._data), rank)
+                    state[i] = lay.local(_device.host(default._data), rank)
                 arrays.append(state[i])
         out = self.program(*arrays)
         return tuple(out) if self.spmd.tuple_output else (out,)
 
     def _inputs(self, args, kwargs):
-        ins = [np.asarray(t._data) for t in _tensor_args(args, kwargs)]
+        ins = [_device.host(t._data) for t in _tensor_args(args, kwargs)]
         want = sum(1 for d in self.spmd.param_defaults if d is None)
         if len(ins) != want:
             raise ValueError(f"ParallelProgram: {len(ins)} tensor inputs given, the program takes {want}")

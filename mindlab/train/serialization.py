@@ -31,6 +31,7 @@ import struct
 
 import numpy as np
 
+from .. import device as _device
 from ..common.atomic import atomic_write
 from ..errors import where
 from ..tensor import Tensor, Parameter
@@ -91,7 +92,7 @@ def _entries_of(save_obj, what="save_checkpoint"):
 def _as_array(name, value, what):
     """(numpy array, requires_grad) for one value to save; None for a str (kept in the index)."""
     if isinstance(value, Tensor):
-        arr, rg = value._data, isinstance(value, Parameter) and value.requires_grad
+        arr, rg = _device.host(value._data), isinstance(value, Parameter) and value.requires_grad
     elif isinstance(value, bool):
         arr, rg = np.array(value), False
     elif isinstance(value, numbers.Integral):

@@ -99,14 +99,35 @@ def test_scalar_parameters_live_on_the_device(gpu):
     assert device.is_device_array(p._data) and p.item() == 0.5
 
 
-def test_in_place_update_of_a_host_parameter_is_a_clear_error():
-    p = ms.Parameter(Tensor(np.zeros(4, np.float32)), name="w")       # made on CPU
+def test_a_parameter_made_on_cpu_moves_to_the_gpu_at_first_use_and_updates_in_place():
+    p = ms.Parameter(Tensor(np.zeros(4, np.float32)), name="w")       # made on CPU (a cell run before switching)
     ms.set_context(device_target="GPU")
     try:
-        with pytest.raises(RuntimeError, match="apply_momentum.*created while device_target was 'CPU'"):
-            ops.apply_momentum(p, Tensor(np.zeros(4, np.float32)), 0.1, Tensor(np.ones(4, np.float32)), 0.9)
+        device.reset_transfer_count()
+        g = Tensor(np.ones(4, np.float32))
+        ops.apply_momentum(p, Tensor(np.zeros(4, np.float32)), 0.1, g, 0.9)
+        assert device.is_device_array(p._data)                         # moved once, and stays
+        np.testing.assert_allclose(p.asnumpy(), -0.1 * np.ones(4), rtol=1e-6)
+        before = device.transfer_count()["h2d"]
+        ops.apply_momentum(p, Tensor(np.zeros(4, np.float32)), 0.1, g, 0.9)
+        assert device.transfer_count()["h2d"] == before + 1            # the new accumulation only, not p
+        net = ms.jit(lambda x: ops.sum(x * x))
+        made_on_gpu = ms.Tensor(np.zeros(4, np.float32))
     finally:
         ms.set_context(device_target="CPU")
+    x = Tensor(np.arange(3, dtype=np.float32))                         # on CPU, then used on the GPU
+    ms.set_context(device_target="GPU")
+    try:
+        assert net(x).item() == 5.0 and device.is_device_array(x._data)
+    finally:
+        ms.set_context(device_target="CPU")
+    # device tensors used after switching back to CPU: moved to the host (the kernels are numpy / numba)
+    y = ops.add(p, made_on_gpu)
+    assert type(p._data) is np.ndarray and type(y._data) is np.ndarray and type(made_on_gpu._data) is np.ndarray
+    np.testing.assert_allclose(y.asnumpy(), p.asnumpy())
+    assert ms.jit(lambda a: a * 2.0)(made_on_gpu).asnumpy().tolist() == [0.0] * 4
+    assert ops.sparse_softmax_cross_entropy(Tensor(np.zeros((2, 3), np.float32)),
+                                            Tensor(np.array([0, 2], np.int32))).shape == (2,)
 
 
 def test_kernel_errors_name_the_op(gpu):
