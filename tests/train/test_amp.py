@@ -189,3 +189,25 @@ def test_o2_keeps_batchnorm_in_float32():
     assert net.bn.moving_mean.dtype == ms.float32 and not np.all(net.bn.moving_mean.asnumpy() == 0)
     ms.set_context(mode=ms.PYNATIVE_MODE)       # the layers one by one, eagerly
     assert net.conv(x).dtype == ms.float16 and net.bn(net.conv(x)).dtype == ms.float32
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_o3_runs_batchnorm_in_float16_with_float32_statistics_in_training_and_evaluation(mode):
+    ms.set_context(mode=MODES[mode])
+    ms.set_seed(0)
+    net = nn.SequentialCell([nn.Conv2d(1, 4, 3, pad_mode="same"), nn.BatchNorm2d(4), nn.Flatten(),
+                             nn.Dense(4 * 64, 10)])
+    casted = amp.auto_mixed_precision(net, "O3")
+    x = ms.Tensor(np.random.default_rng(0).normal(size=(2, 1, 8, 8)).astype(np.float32))
+    net.set_train(True)
+    casted(x)                                                             # updates the float32 running statistics
+    bn = net[1]
+    assert bn.moving_mean.dtype == ms.float32 and not np.all(bn.moving_mean.asnumpy() == 0)
+    net.set_train(False)
+    out = casted(x)                                                       # inference reads them in float16
+    assert out.dtype == ms.float32
+    conv = net[0](x).asnumpy().astype(np.float32)
+    mean, var = bn.moving_mean.asnumpy()[:, None, None], bn.moving_variance.asnumpy()[:, None, None]
+    ref = (conv - mean) / np.sqrt(var + bn.eps) * bn.gamma.asnumpy()[:, None, None] + bn.beta.asnumpy()[:, None, None]
+    np.testing.assert_allclose(bn(net[0](x)).asnumpy().astype(np.float32), ref, rtol=1e-2, atol=1e-2)
+    ms.set_context(mode=ms.PYNATIVE_MODE)

@@ -12,6 +12,7 @@ from .._api import Primitive, as_tensor
 from .math_ops import add, sub, mul, div, neg
 from .reduce_ops import sum as _sum, sum_to
 from .array_ops import reshape, zeros_like, ones_like
+from .logic_ops import cast
 from ...kernels.cpu import norm as _knorm
 from .nn_ops import _float_same, _kernel
 
@@ -369,7 +370,10 @@ def _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, 
         return y, bmean, bvar
     if running_mean is None or running_var is None:
         raise ValueError(f"batch_norm: inference (training=False) needs running_mean and running_var.{where()}")
-    y = bind(batch_norm_infer_p, x, weight, bias, as_tensor(running_mean), as_tensor(running_var), epsilon=float(eps))
+    mean, var = as_tensor(running_mean), as_tensor(running_var)
+    if mean.dtype is not x.dtype and weight.dtype is x.dtype:   # float16 compute (amp O3), float32 statistics
+        mean, var = cast(mean, x.dtype), cast(var, x.dtype)
+    y = bind(batch_norm_infer_p, x, weight, bias, mean, var, epsilon=float(eps))
     return y, running_mean, running_var
 
 
