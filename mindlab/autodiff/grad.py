@@ -4,6 +4,7 @@ Each call opens a *level* on the tape, watches the requested inputs and weights,
 recorded graph backwards with the registry's bprop rules. Levels nest, which gives grad of grad.
 """
 from ..errors import where
+from ..frontend.values import flatten
 from ..tensor import Tensor, Parameter, _wrap
 from .tape import STATE, watch, backward, snapshot
 
@@ -18,6 +19,28 @@ def _as_positions(grad_position, nargs):
             raise ValueError(f"grad: grad_position {grad_position!r} is out of range for a function called with "
                              f"{nargs} positional argument(s).{where()}")
     return single, tuple(p % nargs for p in positions)
+
+
+def arg_leaves(a, p):
+    """The Tensors of differentiated argument ``p`` — a Tensor, or a (nested) tuple / list of Tensors, whose
+    gradient has the same structure — and a function regrouping their gradients (None for a Tensor)."""
+    if isinstance(a, Tensor):
+        return [a], None
+    if isinstance(a, (tuple, list)):
+        leaves, rebuild = flatten(a)
+        if leaves and all(isinstance(leaf, Tensor) for leaf in leaves):
+            return leaves, rebuild
+    raise TypeError(f"grad: argument {p} is a {type(a).__name__}, not a Tensor (or a tuple / list of Tensors), so "
+                    f"it has no gradient; leave it out of grad_position.{where()}")
+
+
+def regroup(flat, groups):
+    """Gradients per differentiated argument from the flat list of leaf gradients (``groups``: (count, rebuild))."""
+    out, i = [], 0
+    for n, rebuild in groups:
+        out.append(flat[i] if rebuild is None else rebuild(list(flat[i:i + n])))
+        i += n
+    return out
 
 
 def _as_weights(weights):
@@ -48,14 +71,14 @@ def _outputs_of(out, has_aux):
 def _run(fn, args, positions, weights, has_aux, sens=None):
     """Run ``fn(*args)`` under a new tape level; return (value, position grads, weight grads)."""
     args = list(args)
-    targets = []
+    targets, groups = [], []
     for p in positions:
-        a = args[p]
-        if not isinstance(a, Tensor):
-            raise TypeError(f"grad: argument {p} is a {type(a).__name__}, not a Tensor, so it has no gradient; "
-                            f"leave it out of grad_position.{where()}")
-        args[p] = watch(a, _wrap(a._data))
-        targets.append(args[p])
+        leaves, rebuild = arg_leaves(args[p], p)
+        watched = [watch(a, _wrap(a._data)) for a in leaves]
+        args[p] = watched[0] if rebuild is None else rebuild(watched)
+        targets.extend(watched)
+        groups.append((len(watched), rebuild))
+    n_pos = len(targets)
     saved = [(w, w._node) for w in weights]
     STATE.levels.append(len(STATE.levels))
     prev_recording = STATE.recording
@@ -90,7 +113,7 @@ def _run(fn, args, positions, weights, has_aux, sens=None):
                 t._node = None
         for g in grads:
             g._node = None
-    return value, grads[:len(positions)], grads[len(positions):]
+    return value, regroup(grads[:n_pos], groups), grads[n_pos:]
 
 
 def _ones(t):
@@ -149,9 +172,7 @@ class GradFunction:
         pos = _as_positions(self.grad_position, len(args))
         single, positions = pos if pos is not None else (False, ())
         for p in positions:
-            if not isinstance(args[p], Tensor):
-                raise TypeError(f"grad: argument {p} is a {type(args[p]).__name__}, not a Tensor, so it has no "
-                                f"gradient; leave it out of grad_position.{where()}")
+            arg_leaves(args[p], p)
         return tuple(args), positions, single, sens
 
     def package(self, value, pg, wg, single):
@@ -182,7 +203,9 @@ class GradFunction:
 def value_and_grad(fn, grad_position=0, weights=None, has_aux=False):
     """A function returning ``(fn(*args), gradients)``.
 
-    ``grad_position``: int or tuple of ints (positional inputs to differentiate), or None for weights only.
+    ``grad_position``: int or tuple of ints (positional inputs to differentiate), or None for weights only. An
+    input is a Tensor or a (nested) tuple / list of Tensors (a parameter tree, as in JAX): its gradient has the
+    same structure.
     ``weights``: a Parameter, ParameterTuple or list (e.g. ``net.trainable_params()``). With both, gradients are
     ``(input_grads, weight_grads)``. ``has_aux``: ``fn`` returns ``(loss, aux...)`` and only ``loss`` is
     differentiated. A non-scalar output is differentiated with a sensitivity of ones.

@@ -20,6 +20,7 @@ from ..ir.builder import Symbol, building, to_node, wrap_node, make_tuple
 from ..ops.abstract import AbstractTensor
 from ..ops.registry import Primitive
 from ..tensor import Tensor
+from .grad import arg_leaves, regroup
 
 WHILE_GRAD = Builtin("while_grad")   # inputs: stack, *captures, *dcarry[, stack cotangent]; attrs: body_grad,
 #                                      n_carry, n_caps[, stack_cot]
@@ -316,7 +317,11 @@ def call_grad_transform(compiler, gf, args, kwargs):
     args, positions, single, sens = gf.resolve(tuple(args))
     sub, graph, leaves, rebuild = _forward_graph(gf, args, kwargs)
     index = {id(p): k for k, p in enumerate(graph.params)}
-    wrt = [index[id(sub.inputs[p].node)] for p in positions]
+    wrt, groups = [], []
+    for p in positions:   # a Tensor, or a tuple / list of them: one graph parameter per Tensor
+        arg_syms, regroup_arg = arg_leaves(sub.inputs[p], p)
+        wrt.extend(index[id(s.node)] for s in arg_syms)
+        groups.append((len(arg_syms), regroup_arg))
     weights = list(gf.weights or ())
     w_index = [index.get(id(sub.weights[id(w)].node)) if id(w) in sub.weights else None for w in weights]
     wrt_all = wrt + [k for k in w_index if k is not None]
@@ -339,7 +344,7 @@ def call_grad_transform(compiler, gf, args, kwargs):
     outs, grads = res[:len(out_leaves)], list(res[len(out_leaves):])
     it = iter(outs)
     value = rebuild([next(it) if isinstance(l, Tensor) else l for l in leaves])
-    pg = grads[:len(wrt)]
+    pg = regroup(grads[:len(wrt)], groups)
     gw = iter(grads[len(wrt):])
     wg = [next(gw) if k is not None else F.zeros_like(compiler.weight(w)) for w, k in zip(weights, w_index)]
     return value, pg, wg, single

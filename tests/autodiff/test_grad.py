@@ -98,6 +98,34 @@ def test_nested_grad_over_the_same_weight():
     assert w._node is None
 
 
+def test_gradients_of_tuple_and_list_arguments_have_their_structure():
+    # JAX-style parameter trees: the gradient of a (nested) tuple / list argument is a tuple / list like it
+    x, y = Tensor(X), Tensor(Y)
+
+    def loss(params, z):
+        w, (b, c) = params
+        return ops.sum(w * w * z) + ops.sum(b * z) + ops.sum(c[0] * 3.0), c
+
+    for run in (lambda g: g, ms.jit):
+        (gw, (gb, gc)), aux = run(ms.grad(loss, has_aux=True))((x, [y, (x,)]), y)
+        assert isinstance(gc, tuple) and len(gc) == 1 and isinstance(aux, tuple)
+        np.testing.assert_allclose(gw.asnumpy(), 2 * X * Y)
+        np.testing.assert_allclose(gb.asnumpy(), Y)
+        np.testing.assert_allclose(gc[0].asnumpy(), np.full(3, 3.0))
+        value, ((gw, _), gz) = run(ms.value_and_grad(lambda p, z: loss(p, z)[0], (0, 1)))((x, [y, (x,)]), y)
+        np.testing.assert_allclose(value.asnumpy(), np.sum(X * X * Y) + np.sum(Y * Y) + 3 * np.sum(X))
+        np.testing.assert_allclose(gz.asnumpy(), X * X + Y)
+        gs = run(ms.grad(lambda ps: ops.sum(ps[0] * ps[1])))([x, y])
+        assert isinstance(gs, list)
+        np.testing.assert_allclose(gs[0].asnumpy(), Y)
+        np.testing.assert_allclose(gs[1].asnumpy(), X)
+    # grad of grad through a tuple argument: d/dx of sum(d/dx sum(x^3)) = 6x
+    gg = ms.grad(lambda t: ops.sum(ms.grad(lambda u: ops.sum(u[0] ** 3))(t)[0]))((x,))
+    np.testing.assert_allclose(gg[0].asnumpy(), 6 * X)
+    with pytest.raises(TypeError, match="argument 0 is a tuple, not a Tensor .or a tuple / list of Tensors."):
+        ms.grad(lambda t: ops.sum(t[0]) * t[1])((x, 2.0))
+
+
 def test_errors_are_clear():
     with pytest.raises(ValueError, match="grad_position"):
         ms.grad(f2, grad_position=3)(Tensor(X), Tensor(Y))
