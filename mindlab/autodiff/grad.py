@@ -22,15 +22,16 @@ def _as_positions(grad_position, nargs):
 
 
 def arg_leaves(a, p):
-    """The Tensors of differentiated argument ``p`` — a Tensor, or a (nested) tuple / list of Tensors, whose
+    """The Tensors of differentiated argument ``p`` — a Tensor, or a (nested) tuple / list / dict of Tensors, whose
     gradient has the same structure — and a function regrouping their gradients (None for a Tensor)."""
     if isinstance(a, Tensor):
         return [a], None
-    if isinstance(a, (tuple, list)):
+    if isinstance(a, (tuple, list, dict)):
         leaves, rebuild = flatten(a)
         if leaves and all(isinstance(leaf, Tensor) for leaf in leaves):
             return leaves, rebuild
-    raise TypeError(f"grad: argument {p} is a {type(a).__name__}, not a Tensor (or a tuple / list of Tensors), so "
+    raise TypeError(f"grad: argument {p} is a {type(a).__name__}, not a Tensor (or a tuple / list / dict of "
+                    f"Tensors), so "
                     f"it has no gradient; leave it out of grad_position.{where()}")
 
 
@@ -204,8 +205,8 @@ def value_and_grad(fn, grad_position=0, weights=None, has_aux=False):
     """A function returning ``(fn(*args), gradients)``.
 
     ``grad_position``: int or tuple of ints (positional inputs to differentiate), or None for weights only. An
-    input is a Tensor or a (nested) tuple / list of Tensors (a parameter tree, as in JAX): its gradient has the
-    same structure.
+    input is a Tensor or a (nested) tuple / list / dict of Tensors (a parameter tree, as in JAX): its gradient has
+    the same structure.
     ``weights``: a Parameter, ParameterTuple or list (e.g. ``net.trainable_params()``). With both, gradients are
     ``(input_grads, weight_grads)``. ``has_aux``: ``fn`` returns ``(loss, aux...)`` and only ``loss`` is
     differentiated. A non-scalar output is differentiated with a sensitivity of ones.

@@ -3,7 +3,10 @@ compiled program. The compile cache is keyed by (function, self object, input si
 hits and misses. Under a parallel ``set_auto_parallel_context`` a call is planned and run on the device mesh
 instead (``mindlab.parallel.auto``); those programs are cached here too (``parallel_info()``)."""
 import functools
+import hashlib
 import types
+
+import numpy as np
 
 from .. import context as _context
 from .. import device as _device
@@ -22,7 +25,11 @@ def signature(args, kwargs):
         if isinstance(v, (tuple, list)):
             return (type(v).__name__,) + tuple(key(x) for x in v)
         if isinstance(v, dict):
-            return ("dict",) + tuple((k, key(x)) for k, x in sorted(v.items()))
+            return ("dict",) + tuple((k, key(x)) for k, x in v.items())   # in order: the order its leaves bind
+        if isinstance(v, np.ndarray):   # a compile-time constant: keyed by its values (an id would go stale when
+            a = np.ascontiguousarray(v)  # the array is changed in place or freed and its id reused)
+            return ("nd", a.shape, a.dtype.str, hashlib.blake2b(a.view(np.uint8).data, digest_size=16).digest()) \
+                if a.dtype.kind != "O" else ("id", id(v))
         try:
             hash(v)
             return ("S", type(v).__name__, v)

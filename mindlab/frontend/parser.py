@@ -198,6 +198,8 @@ class Compiler(TensorControlFlow):
             return sym
         if isinstance(value, (tuple, list)):
             return type(value)(self._input(v, f"{name}_{i}") for i, v in enumerate(value))
+        if isinstance(value, dict):   # in insertion order, as values.flatten hands the call's leaves over
+            return {k: self._input(v, f"{name}_{k}") for k, v in value.items()}
         return value
 
     def weight(self, p):

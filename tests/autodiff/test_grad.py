@@ -122,7 +122,11 @@ def test_gradients_of_tuple_and_list_arguments_have_their_structure():
     # grad of grad through a tuple argument: d/dx of sum(d/dx sum(x^3)) = 6x
     gg = ms.grad(lambda t: ops.sum(ms.grad(lambda u: ops.sum(u[0] ** 3))(t)[0]))((x,))
     np.testing.assert_allclose(gg[0].asnumpy(), 6 * X)
-    with pytest.raises(TypeError, match="argument 0 is a tuple, not a Tensor .or a tuple / list of Tensors."):
+    gd = ms.grad(lambda d: ops.sum(d["w"] * d["b"]))({"w": x, "b": y})   # a dict: a dict of gradients
+    assert list(gd) == ["w", "b"]
+    np.testing.assert_allclose(gd["w"].asnumpy(), Y)
+    np.testing.assert_allclose(gd["b"].asnumpy(), X)
+    with pytest.raises(TypeError, match="argument 0 is a tuple, not a Tensor .or a tuple / list / dict of Tensors."):
         ms.grad(lambda t: ops.sum(t[0]) * t[1])((x, 2.0))
 
 

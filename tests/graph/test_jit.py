@@ -67,6 +67,21 @@ def test_compile_cache_counts_hits_and_misses():
     assert f.cache_info()["misses"] == 3
 
 
+def test_dict_and_numpy_arguments_are_never_stale():
+    x, y = Tensor(np.ones(3, np.float32)), Tensor(np.full(3, 2.0, np.float32))
+    f = jit(lambda d: ops.sum(d["a"] * 10.0 + d["b"]))
+    # a dict's tensors are inputs (they were compile-time constants, so a second call returned the first's value)
+    assert f({"a": x, "b": y}).item() == 36.0 and f({"a": y, "b": y}).item() == 66.0
+    assert f({"b": x, "a": y}).item() == 63.0                  # the same keys in another order
+    assert f.cache_info()["misses"] == 2
+    a = np.ones(3, np.float32)                                  # a numpy array is a constant keyed by its values
+    g = jit(lambda c, t: ops.sum(t * c))
+    assert g(a, x).item() == 3.0
+    a[:] = 5.0                                                  # changed in place: a new constant
+    assert g(a, x).item() == 15.0
+    assert g(np.full(3, 5.0, np.float32), x).item() == 15.0 and g.cache_info()["misses"] == 2
+
+
 def test_early_return_under_tensor_if():
     def f(x):
         if ops.sum(x) > 0:
