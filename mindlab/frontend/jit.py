@@ -12,6 +12,7 @@ from .. import context as _context
 from .. import device as _device
 from ..tensor import Tensor, Parameter, _wrap
 from .parser import Compiler, flatten
+from ..nn.cell import STRUCTURE as _STRUCTURE
 from ..jupyter import events as _events
 
 
@@ -35,7 +36,8 @@ def signature(args, kwargs):
             return ("S", type(v).__name__, v)
         except TypeError:
             return ("id", id(v))
-    return tuple(key(a) for a in args) + tuple((k, key(v)) for k, v in sorted(kwargs.items()))
+    # (and the version of the compiled Cells' structure: a Parameter or sub-Cell replaced since means a new program)
+    return tuple(key(a) for a in args) + tuple((k, key(v)) for k, v in sorted(kwargs.items())) + (_STRUCTURE[0],)
 
 
 class Compiled:

@@ -298,7 +298,8 @@ class Compiler(TensorControlFlow):
         return self.lift(func(*args, **kwargs))
 
     def call_cell(self, cell, args, kwargs):
-        from ..nn.cell import construct_function
+        from ..nn.cell import construct_function, freeze_for_compile
+        freeze_for_compile(cell)   # replacing its Parameters / sub-Cells later recompiles (nn.cell.STRUCTURE)
         construct = construct_function(cell)
         dt = cell.__dict__.get("_mixed_dtype")
         if dt is not None:   # to_float: float inputs (and, in expr_Attribute, float parameters) computed in dt

@@ -32,6 +32,57 @@ def construct_function(cell):
     return fn
 
 
+STRUCTURE = [0]   # bumped when a compiled Cell's Parameters or sub-Cells are replaced (a compile-cache key)
+_MISSING = object()
+
+
+class _Registry(OrderedDict):
+    """A Cell's Parameters or sub-Cells by name. Once compiled code has read the cell (``freeze_for_compile``),
+    replacing, adding or removing an entry bumps ``STRUCTURE``: compiled programs hold the objects they were built
+    with, so ``net.fc = nn.Dense(...)`` or ``net.w = Parameter(...)`` after a GRAPH_MODE call must recompile."""
+    compiled = False
+
+    def _changed(self):
+        if self.compiled:
+            STRUCTURE[0] += 1
+
+    def __setitem__(self, key, value):
+        if self.compiled and self.get(key, _MISSING) is not value:
+            STRUCTURE[0] += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self._changed()
+        super().__delitem__(key)
+
+    def pop(self, *args):
+        self._changed()
+        return super().pop(*args)
+
+    def popitem(self, last=True):
+        self._changed()
+        return super().popitem(last)
+
+    def clear(self):
+        self._changed()
+        super().clear()
+
+    def update(self, *args, **kwargs):
+        self._changed()
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self._changed()
+        return super().setdefault(key, default)
+
+
+def freeze_for_compile(cell):
+    """Mark ``cell`` and its sub-cells as read by compiled code (see ``_Registry``)."""
+    for _, c in cell.cells_and_names():
+        c.__dict__["_params"].compiled = c.__dict__["_cells"].compiled = True
+
+
 class Cell:
     """Base class of all neural-network cells. Subclasses define ``construct(*inputs)``.
 
@@ -41,8 +92,8 @@ class Cell:
 
     def __init__(self, auto_prefix=True, flags=None):
         d = self.__dict__
-        d["_params"] = OrderedDict()
-        d["_cells"] = OrderedDict()
+        d["_params"] = _Registry()
+        d["_cells"] = _Registry()
         d["_param_tuples"] = {}
         d["training"] = False
         d["requires_grad"] = False

@@ -426,3 +426,45 @@ def test_item_assignment_into_a_parameter_inside_construct():
     np.testing.assert_allclose(net(x).asnumpy(), 0.0 + 2.0)
     np.testing.assert_allclose(net.w.asnumpy(), [2.0, 0.0, 0.0])
     np.testing.assert_allclose(net(x).asnumpy(), 2.0 + 2.0)
+
+
+class _Replaceable(ms.nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.w = ms.Parameter(Tensor(np.ones(3, np.float32)), name="w")
+        self.fc = ms.nn.Dense(3, 2, weight_init=Tensor(np.ones((2, 3), np.float32)), bias_init="zeros")
+        self.extra = ms.nn.CellList([])
+
+    def construct(self, x):
+        y = self.fc(x * self.w)
+        for c in self.extra:
+            y = c(y)
+        return ops.sum(y)
+
+
+@pytest.mark.parametrize("mode", [ms.PYNATIVE_MODE, ms.GRAPH_MODE])
+def test_replacing_parameters_and_sub_cells_after_a_call_is_seen(mode):
+    """A compiled program holds the Parameters and Cells it was built with: replacing one (``net.w = Parameter``,
+    ``net.fc = nn.Dense``, appending to a CellList, ``del``) after a GRAPH_MODE call recompiles instead of silently
+    running the old ones; training steps, which replace nothing, compile once."""
+    from mindlab import nn
+    ms.set_context(mode=mode)
+    x = Tensor(np.ones((1, 3), np.float32))
+    net = _Replaceable()
+    assert net(x).item() == 6.0
+    net.w = ms.Parameter(Tensor(np.full(3, 2.0, np.float32)), name="w")
+    assert net(x).item() == 12.0
+    net.fc = nn.Dense(3, 2, weight_init=Tensor(np.full((2, 3), 0.5, np.float32)), bias_init="zeros")
+    assert net(x).item() == 6.0
+    net.extra.append(nn.Dense(2, 1, weight_init=Tensor(np.ones((1, 2), np.float32)), bias_init="ones"))
+    assert net(x).item() == 7.0
+    net.w = Tensor(np.full(3, 4.0, np.float32))          # new data for the same Parameter: no recompile needed
+    assert net(x).item() == 13.0
+    loss_net = nn.WithLossCell(nn.Dense(3, 1), nn.MSELoss())
+    step = nn.TrainOneStepCell(loss_net, nn.Momentum(loss_net.trainable_params(), 0.01, 0.9))
+    step.set_train()
+    y = Tensor(np.zeros((1, 1), np.float32))
+    for _ in range(3):
+        step(x, y)
+    if mode == ms.GRAPH_MODE:
+        assert step._construct_jit().cache_info()["misses"] == 1
