@@ -12,7 +12,7 @@ from .. import context as _context
 from .. import device as _device
 from ..tensor import Tensor, Parameter, _wrap
 from .parser import Compiler, flatten
-from ..nn.cell import STRUCTURE as _STRUCTURE
+from ..nn.cell import STRUCTURE as _STRUCTURE, MODES as _MODES
 from ..jupyter import events as _events
 
 
@@ -116,6 +116,7 @@ class JitFunction:
         self.fn, self.self_obj = fn, self_obj
         self.cache = {}
         self.hits = self.misses = 0
+        self._modes_at = self._modes_key = None
         self.parallel_cache = {}          # (signature, auto-parallel context) -> ParallelProgram
         self.plans = self.parallel_hits = 0
         # (not fn's __dict__: a GradFunction's own `fn` would replace ours, and jit(grad(f)) compiled f itself)
@@ -125,7 +126,7 @@ class JitFunction:
 
     def compiled(self, *args, **kwargs):
         key = (signature(args, kwargs), _context.get_context("device_target"),
-               getattr(self.self_obj, "training", None), _context.get_context("debug_nans"))
+               self._modes() if self.self_obj is not None else None, _context.get_context("debug_nans"))
         entry = self.cache.get(key)
         if entry is None:
             self.misses += 1
@@ -134,6 +135,16 @@ class JitFunction:
         else:
             self.hits += 1
         return entry
+
+    def _modes(self):
+        """The training flag and to_float dtype of every cell under the Cell this compiles (a sub-cell's
+        ``set_train(False)`` changes the program); re-read only after some cell's mode or structure changed."""
+        version = (_MODES[0], _STRUCTURE[0])
+        if self._modes_at != version:
+            cells = getattr(self.self_obj, "cells_and_names", None)
+            self._modes_key = tuple((c.training, c._mixed_dtype) for _, c in cells()) if cells else None
+            self._modes_at = version
+        return self._modes_key
 
     def target(self):
         """What this compiles, as a plain callable: the Cell, the bound method, the GradFunction or the function."""

@@ -33,6 +33,7 @@ def construct_function(cell):
 
 
 STRUCTURE = [0]   # bumped when a compiled Cell's Parameters or sub-Cells are replaced (a compile-cache key)
+MODES = [0]       # bumped when any Cell's training flag or to_float dtype changes (jit re-reads its cells' modes)
 _MISSING = object()
 
 
@@ -213,6 +214,8 @@ class Cell:
             cells[name] = None
             d[name] = None
         else:
+            if name == "training":
+                MODES[0] += 1
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name):   # only reached when normal lookup fails (e.g. names that are not identifiers)
@@ -360,6 +363,7 @@ class Cell:
         sub-cells. Returns the cell."""
         for _, cell in self.cells_and_names():
             cell.__dict__["training"] = bool(mode)
+        MODES[0] += 1
         return self
 
     def set_grad(self, requires_grad=True):
@@ -390,6 +394,7 @@ class Cell:
             raise ValueError(f"to_float: dst_type must be float16, float32 or float64, got {dst_type}.{where()}")
         for _, cell in self.cells_and_names():
             cell.__dict__["_mixed_dtype"] = dst
+        MODES[0] += 1
         return self
 
     # ------------------------------------------------------------------ printing

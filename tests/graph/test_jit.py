@@ -468,3 +468,23 @@ def test_replacing_parameters_and_sub_cells_after_a_call_is_seen(mode):
         step(x, y)
     if mode == ms.GRAPH_MODE:
         assert step._construct_jit().cache_info()["misses"] == 1
+
+
+def test_a_sub_cells_training_flag_and_dtype_changed_after_a_call_are_seen():
+    """``net[1].set_train(False)`` (e.g. freezing BatchNorm or Dropout while fine-tuning) and ``to_float`` after a
+    GRAPH_MODE call change the program (the compiled one kept the flags it was built with)."""
+    from mindlab import nn
+    ms.set_context(mode=ms.GRAPH_MODE)
+    net = nn.SequentialCell([nn.Dense(4, 64), nn.Dropout(p=0.5)])
+    x = Tensor(np.ones((2, 4), np.float32))
+    net.set_train(True)
+    assert (net(x).asnumpy() == 0).sum() > 0                  # dropping
+    net[1].set_train(False)                                   # only the dropout layer
+    np.testing.assert_array_equal(net(x).asnumpy(), net[0](x).asnumpy())
+    net.set_train(True)
+    assert (net(x).asnumpy() == 0).sum() > 0
+    net.set_train(False)
+    assert net(x).dtype == ms.float32
+    net.to_float(ms.float16)
+    assert net(x).dtype == ms.float16
+    assert net._construct_jit().cache_info() == {"hits": 1, "misses": 4, "size": 4}   # the second train call hit
