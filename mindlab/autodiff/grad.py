@@ -144,7 +144,8 @@ class GradFunction:
         self.fn, self.style, self.grad_position = fn, style, grad_position
         self.weights, self.has_aux, self.sens_param = weights, has_aux, sens_param
         self.get_all, self.get_by_list = get_all, get_by_list
-        self.graph_cache = {}
+        from ..frontend.jit import CompileCache
+        self.graph_cache = CompileCache()
         self.__wrapped__ = fn
         self.__name__ = self.__qualname__ = f"{getattr(fn, '__name__', type(fn).__name__)}_grad"
 

@@ -382,7 +382,7 @@ def run_graph_grad(gf, args, positions, sens):
     all_args = tuple(args) + ((sens,) if sens is not None else ())
     from ..context import get_context
     key = (signature(all_args, {}), get_context("debug_nans"))   # debug_nans programs carry NaN checks
-    entry = gf.graph_cache.get(key)
+    entry = gf.graph_cache.find(key)
     if entry is None:
         def build(compiler):
             def body(*syms):
@@ -391,7 +391,7 @@ def run_graph_grad(gf, args, positions, sens):
             return compiler.compile_body(body, all_args)
         name = getattr(gf.fn, "__name__", type(gf.fn).__name__)
         entry = Compiled(f"{name}_grad", build)
-        gf.graph_cache[key] = entry
+        gf.graph_cache.add(key, entry)
         from ..jupyter import events
         events.publish("grad", compiled=entry, function=gf)
     value, pg, wg = entry.run(all_args, {})

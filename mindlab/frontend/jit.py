@@ -12,7 +12,8 @@ from .. import context as _context
 from .. import device as _device
 from ..tensor import Tensor, Parameter, _wrap
 from .parser import Compiler, flatten
-from ..nn.cell import STRUCTURE as _STRUCTURE, MODES as _MODES
+from ..nn.cell import STRUCTURE as _STRUCTURE, MODES as _MODES, compiled_cells as _compiled_cells, \
+    modes_of as _modes_of
 from ..jupyter import events as _events
 
 
@@ -40,6 +41,27 @@ def signature(args, kwargs):
     return tuple(key(a) for a in args) + tuple((k, key(v)) for k, v in sorted(kwargs.items())) + (_STRUCTURE[0],)
 
 
+class CompileCache(dict):
+    """Compiled programs by (call key, n): ``find(key)`` returns the first one for ``key`` still valid for the
+    current cell modes (a network compiled in training and in evaluation mode keeps both programs)."""
+
+    def find(self, key):
+        n = 0
+        while (key, n) in self:
+            entry = self[(key, n)]
+            if entry.still_valid():
+                return entry
+            n += 1
+        return None
+
+    def add(self, key, entry):
+        n = 0
+        while (key, n) in self:
+            n += 1
+        self[(key, n)] = entry
+        return entry
+
+
 class Compiled:
     """One specialization: the graph as parsed, the optimized graph, the program, and how to call it."""
 
@@ -47,12 +69,24 @@ class Compiled:
         from ..passes.pipeline import optimize
         from ..runtime.executor import Program
         compiler = Compiler(name)
-        self.graph, self.leaves, self.rebuild = build(compiler)
+        with _compiled_cells() as cells:
+            self.graph, self.leaves, self.rebuild = build(compiler)
+        self.cells = list(cells.values())       # the Cells it read: their modes are checked before reuse
+        self.modes, self._checked = _modes_of(self.cells), (_MODES[0], _STRUCTURE[0])
         self.optimized, self.pass_log = optimize(self.graph)
         self.program = _native_program(self.optimized) or Program(self.optimized)
         self.weights = [p.default for p in self.optimized.params]
         self.plan = None        # the latest auto-parallel plan made for this specialization (mindlab.parallel.auto)
         _events.publish("compile", compiled=self)     # for notebook tools (mindlab.jupyter); free when unheard
+
+    def still_valid(self):
+        """Whether the Cells this program read still have the modes it was built with (a sub-cell's ``set_train``
+        or ``to_float`` since means another program); checked again only after some cell's mode changed."""
+        version = (_MODES[0], _STRUCTURE[0])
+        if self._checked != version:
+            self._valid = _modes_of(self.cells) == self.modes
+            self._checked = version
+        return getattr(self, "_valid", True)
 
     @property
     def runs_as(self):
@@ -114,9 +148,8 @@ class JitFunction:
         elif isinstance(fn, Cell):                                    # jit(net), like torch.compile(model)
             fn, self_obj = construct_function(fn), fn
         self.fn, self.self_obj = fn, self_obj
-        self.cache = {}
+        self.cache = CompileCache()
         self.hits = self.misses = 0
-        self._modes_at = self._modes_key = None
         self.parallel_cache = {}          # (signature, auto-parallel context) -> ParallelProgram
         self.plans = self.parallel_hits = 0
         # (not fn's __dict__: a GradFunction's own `fn` would replace ours, and jit(grad(f)) compiled f itself)
@@ -125,26 +158,14 @@ class JitFunction:
             self.__name__ = self.__qualname__ = cell_name or type(fn).__name__
 
     def compiled(self, *args, **kwargs):
-        key = (signature(args, kwargs), _context.get_context("device_target"),
-               self._modes() if self.self_obj is not None else None, _context.get_context("debug_nans"))
-        entry = self.cache.get(key)
+        key = (signature(args, kwargs), _context.get_context("device_target"), _context.get_context("debug_nans"))
+        entry = self.cache.find(key)
         if entry is None:
             self.misses += 1
-            entry = Compiled(self.__name__, self._build(args, kwargs))
-            self.cache[key] = entry
+            entry = self.cache.add(key, Compiled(self.__name__, self._build(args, kwargs)))
         else:
             self.hits += 1
         return entry
-
-    def _modes(self):
-        """The training flag and to_float dtype of every cell under the Cell this compiles (a sub-cell's
-        ``set_train(False)`` changes the program); re-read only after some cell's mode or structure changed."""
-        version = (_MODES[0], _STRUCTURE[0])
-        if self._modes_at != version:
-            cells = getattr(self.self_obj, "cells_and_names", None)
-            self._modes_key = tuple((c.training, c._mixed_dtype) for _, c in cells()) if cells else None
-            self._modes_at = version
-        return self._modes_key
 
     def target(self):
         """What this compiles, as a plain callable: the Cell, the bound method, the GradFunction or the function."""

@@ -165,6 +165,9 @@ class Compiler(TensorControlFlow):
             raise
 
     def _compile(self, fn, args, kwargs, self_obj):
+        from ..nn.cell import Cell, freeze_for_compile
+        if isinstance(self_obj, Cell):   # a method of a Cell (construct, or any other) reads the cell's modes
+            freeze_for_compile(self_obj)
         parsed = ParsedFunction.of(fn)
         self.graph.source = parsed.source(parsed.node)
 

@@ -78,10 +78,33 @@ class _Registry(OrderedDict):
         return super().setdefault(key, default)
 
 
+_READ = []        # while a program is compiled: the cells it reads (see compiled_cells)
+
+
 def freeze_for_compile(cell):
-    """Mark ``cell`` and its sub-cells as read by compiled code (see ``_Registry``)."""
+    """Mark ``cell`` and its sub-cells as read by compiled code (see ``_Registry``) and note them for the program
+    being compiled (its modes are checked before each reuse: ``modes_of``)."""
     for _, c in cell.cells_and_names():
-        c.__dict__["_params"].compiled = c.__dict__["_cells"].compiled = True
+        d = c.__dict__
+        d["_params"].compiled = d["_cells"].compiled = True
+        if _READ:
+            _READ[-1][id(c)] = c
+
+
+class compiled_cells:
+    """``with compiled_cells() as cells:`` — the cells (id -> Cell) that compiling the body reads."""
+
+    def __enter__(self):
+        _READ.append({})
+        return _READ[-1]
+
+    def __exit__(self, *exc):
+        _READ.pop()
+
+
+def modes_of(cells):
+    """What of these cells a compiled program depends on besides their parameters: training flags, to_float."""
+    return tuple((c.__dict__["training"], c.__dict__["_mixed_dtype"]) for c in cells)
 
 
 class Cell:

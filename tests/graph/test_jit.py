@@ -488,3 +488,13 @@ def test_a_sub_cells_training_flag_and_dtype_changed_after_a_call_are_seen():
     net.to_float(ms.float16)
     assert net(x).dtype == ms.float16
     assert net._construct_jit().cache_info() == {"hits": 1, "misses": 4, "size": 4}   # the second train call hit
+    # gradient programs too, also of a function that reaches the network through a closure
+    net = nn.SequentialCell([nn.Dense(4, 64), nn.Dropout(p=0.5)])
+    for g in (ms.value_and_grad(lambda t: ops.sum(net(t)), None, net.trainable_params()),
+              ms.value_and_grad(net, None, net.trainable_params())):
+        net.set_train(True)
+        g(x)
+        net.set_train(False)
+        value = g(x)[0]
+        np.testing.assert_allclose(value.asnumpy(), net[0](x).asnumpy().sum() if value.ndim == 0 else
+                                   net[0](x).asnumpy(), rtol=1e-5)
