@@ -12,6 +12,7 @@ from .. import context as _context
 from .. import device as _device
 from ..tensor import Tensor, Parameter, _wrap
 from .parser import Compiler, flatten
+from ..ir.builder import _captured
 from ..nn.cell import STRUCTURE as _STRUCTURE, MODES as _MODES, compiled_cells as _compiled_cells, \
     modes_of as _modes_of
 from ..jupyter import events as _events
@@ -42,23 +43,35 @@ def signature(args, kwargs):
 
 
 class CompileCache(dict):
-    """Compiled programs by (call key, n): ``find(key)`` returns the first one for ``key`` still valid for the
-    current cell modes (a network compiled in training and in evaluation mode keeps both programs)."""
+    """Compiled programs by (call key, id): ``find(key)`` returns the first one for ``key`` still valid — its cells'
+    modes hold (a network compiled in training and in evaluation mode keeps both programs) and the tensors it took
+    as constants are unchanged (a stale program is dropped)."""
+
+    def __init__(self):
+        super().__init__()
+        self._by_key = {}
 
     def find(self, key):
-        n = 0
-        while (key, n) in self:
-            entry = self[(key, n)]
-            if entry.still_valid():
-                return entry
-            n += 1
+        entries = self._by_key.get(key)
+        if entries:
+            for entry in list(entries):
+                state = entry.state()
+                if state is True:
+                    return entry
+                if state == "stale":
+                    entries.remove(entry)
+                    del self[(key, id(entry))]
         return None
 
     def add(self, key, entry):
-        n = 0
-        while (key, n) in self:
-            n += 1
-        self[(key, n)] = entry
+        """Store ``entry`` for ``key``, dropping programs built before a Cell's structure changed (no key of
+        theirs can come again)."""
+        for old_key, old in list(self.items()):
+            if old.structure != _STRUCTURE[0]:
+                del self[old_key]
+                self._by_key[old_key[0]].remove(old)
+        self._by_key.setdefault(key, []).append(entry)
+        self[(key, id(entry))] = entry
         return entry
 
 
@@ -69,24 +82,41 @@ class Compiled:
         from ..passes.pipeline import optimize
         from ..runtime.executor import Program
         compiler = Compiler(name)
-        with _compiled_cells() as cells:
-            self.graph, self.leaves, self.rebuild = build(compiler)
+        _captured.append([])
+        try:
+            with _compiled_cells() as cells:
+                self.graph, self.leaves, self.rebuild = build(compiler)
+        finally:
+            captured = _captured.pop()
         self.cells = list(cells.values())       # the Cells it read: their modes are checked before reuse
-        self.modes, self._checked = _modes_of(self.cells), (_MODES[0], _STRUCTURE[0])
+        self.modes, self._checked, self._valid = _modes_of(self.cells), (_MODES[0], _STRUCTURE[0]), True
+        self.captured = captured                # tensors it took as constants: checked before each reuse
+        self.structure = _STRUCTURE[0]
         self.optimized, self.pass_log = optimize(self.graph)
         self.program = _native_program(self.optimized) or Program(self.optimized)
         self.weights = [p.default for p in self.optimized.params]
         self.plan = None        # the latest auto-parallel plan made for this specialization (mindlab.parallel.auto)
         _events.publish("compile", compiled=self)     # for notebook tools (mindlab.jupyter); free when unheard
 
-    def still_valid(self):
-        """Whether the Cells this program read still have the modes it was built with (a sub-cell's ``set_train``
-        or ``to_float`` since means another program); checked again only after some cell's mode changed."""
+    def state(self):
+        """True when this program may run the call: "stale" when a tensor it took as a constant (a global's, an
+        attribute's) has been changed in place or replaced since; "modes" when the Cells it read no longer have
+        the modes it was built with (a sub-cell's ``set_train`` or ``to_float``; checked again only after some
+        cell's mode changed)."""
+        if self.captured:
+            live = []
+            for ref, arr in self.captured:
+                t = ref()
+                if t is not None:   # (tensors made while compiling and gone since cannot change)
+                    if t._data is not arr:
+                        return "stale"
+                    live.append((ref, arr))
+            self.captured = live
         version = (_MODES[0], _STRUCTURE[0])
         if self._checked != version:
             self._valid = _modes_of(self.cells) == self.modes
             self._checked = version
-        return getattr(self, "_valid", True)
+        return True if self._valid else "modes"
 
     @property
     def runs_as(self):

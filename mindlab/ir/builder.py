@@ -5,6 +5,8 @@ bprop rules) are simply run with ``Symbol`` arguments: ``bind`` sees a Symbol an
 an ``Apply`` node to the graph being built instead of running a kernel. The same route turns bprop rules into
 IR when the autodiff pass differentiates a graph.
 """
+import weakref as _weakref
+
 from ..device import host as _host
 from ..errors import MindlabError, current_source, user_source, where
 from ..ops.abstract import AbstractTensor
@@ -14,6 +16,7 @@ from .anf import AbstractTuple, TUPLE_GETITEM, MAKE_TUPLE
 
 _stack = []   # graphs being built, innermost last
 _weight_hooks = []   # the compilers' functions mapping a Parameter to the Symbol of its graph weight
+_captured = []       # while a program is compiled: (weakref to a Tensor, its array) for each tensor made a constant
 
 
 class weights_from:
@@ -118,6 +121,8 @@ def to_node(value, graph=None):
     if _weight_hooks and isinstance(value, Parameter):
         return _weight_hooks[-1](value).node
     if isinstance(value, Tensor):
+        if _captured:   # a global's or attribute's tensor changed later (in place or replaced) invalidates the program
+            _captured[-1].append((_weakref.ref(value), value._data))
         # constants are host arrays in the IR (passes fold them with CPU kernels); the executor moves them back
         return g.constant(_host(value._data), AbstractTensor(value.shape, value.dtype), current_source())
     raise TypeError(f"expected a tensor in the graph, got {type(value).__name__}.{where()}")

@@ -239,6 +239,8 @@ class Cell:
         else:
             if name == "training":
                 MODES[0] += 1
+            elif cells is not None and cells.compiled and (isinstance(value, Tensor) or isinstance(d.get(name), Tensor)):
+                STRUCTURE[0] += 1   # a tensor attribute compiled code read as a constant was replaced
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name):   # only reached when normal lookup fails (e.g. names that are not identifiers)

@@ -498,3 +498,38 @@ def test_a_sub_cells_training_flag_and_dtype_changed_after_a_call_are_seen():
         value = g(x)[0]
         np.testing.assert_allclose(value.asnumpy(), net[0](x).asnumpy().sum() if value.ndim == 0 else
                                    net[0](x).asnumpy(), rtol=1e-5)
+
+
+_SCALE = Tensor(np.ones(3, np.float32))
+
+
+class _WithMask(ms.nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.mask = Tensor(np.ones(3, np.float32))           # a plain tensor attribute (a buffer), not a Parameter
+
+    def construct(self, x):
+        return ops.sum(x * self.mask * _SCALE)
+
+
+def test_tensors_read_from_globals_and_attributes_are_never_stale():
+    """A compiled program takes the tensors it reads from globals and Cell attributes as constants; writing into
+    one (``mask[i] = v``) or replacing an attribute's tensor rebuilds it (it kept the values of its first call)."""
+    ms.set_context(mode=ms.GRAPH_MODE)
+    x = Tensor(np.ones(3, np.float32))
+    net = _WithMask()
+    assert net(x).item() == 3.0
+    net.mask[1] = 5.0
+    assert net(x).item() == 7.0
+    _SCALE[0] = 2.0
+    try:
+        assert net(x).item() == 8.0
+        net.mask = Tensor(np.zeros(3, np.float32))
+        assert net(x).item() == 0.0
+        assert net(x).item() == 0.0 and net._construct_jit().cache_info()["size"] == 1   # stale programs dropped
+        f = jit(lambda t: ops.sum(t * _SCALE))
+        assert f(x).item() == 4.0
+        _SCALE[2] = 3.0
+        assert f(x).item() == 6.0
+    finally:
+        _SCALE[:] = 1.0
