@@ -11,7 +11,7 @@ import numpy as np
 from .. import context as _context
 from .. import device as _device
 from ..tensor import Tensor, Parameter, _wrap
-from .parser import Compiler, flatten
+from .parser import Compiler, flatten, NAMES_READ
 from ..ir.builder import _captured
 from ..nn.cell import STRUCTURE as _STRUCTURE, MODES as _MODES, compiled_cells as _compiled_cells, \
     modes_of as _modes_of
@@ -40,6 +40,10 @@ def signature(args, kwargs):
             return ("id", id(v))
     # (and the version of the compiled Cells' structure: a Parameter or sub-Cell replaced since means a new program)
     return tuple(key(a) for a in args) + tuple((k, key(v)) for k, v in sorted(kwargs.items())) + (_STRUCTURE[0],)
+
+
+_UNSET = object()
+_SCALARS = (bool, int, float, complex, str, bytes)
 
 
 class CompileCache(dict):
@@ -83,11 +87,13 @@ class Compiled:
         from ..runtime.executor import Program
         compiler = Compiler(name)
         _captured.append([])
+        NAMES_READ.append({})
         try:
             with _compiled_cells() as cells:
                 self.graph, self.leaves, self.rebuild = build(compiler)
         finally:
             captured = _captured.pop()
+            self.names_read = list(NAMES_READ.pop().values())   # checked before each reuse
         self.cells = list(cells.values())       # the Cells it read: their modes are checked before reuse
         self.modes, self._checked, self._valid = _modes_of(self.cells), (_MODES[0], _STRUCTURE[0]), True
         self.captured = captured                # tensors it took as constants: checked before each reuse
@@ -99,10 +105,15 @@ class Compiled:
         _events.publish("compile", compiled=self)     # for notebook tools (mindlab.jupyter); free when unheard
 
     def state(self):
-        """True when this program may run the call: "stale" when a tensor it took as a constant (a global's, an
-        attribute's) has been changed in place or replaced since; "modes" when the Cells it read no longer have
+        """True when this program may run the call: "stale" when a global or a plain Cell attribute it read has been
+        rebound (a notebook cell redefined a helper function or a constant, ``net.scale = 0.5``) or a tensor it took as a constant (a global's, an attribute's)
+        has been changed in place or replaced since; "modes" when the Cells it read no longer have
         the modes it was built with (a sub-cell's ``set_train`` or ``to_float``; checked again only after some
         cell's mode changed)."""
+        for namespace, name, value in self.names_read:   # a notebook cell redefined a helper or a constant
+            now = namespace.get(name, _UNSET)
+            if now is not value and not (type(now) is type(value) and type(value) in _SCALARS and now == value):
+                return "stale"
         if self.captured:
             live = []
             for ref, arr in self.captured:

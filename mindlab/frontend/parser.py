@@ -115,6 +115,10 @@ class LocalFunction:
         self.__name__ = getattr(node, "name", "<lambda>")
 
 
+_PLAIN = (bool, int, float, complex, str, bytes, tuple, type(None))
+NAMES_READ = []   # compiling: (namespace, name, value) of each user global and plain Cell attribute read
+
+
 class Frame:
     """One function activation being compiled: its variables, globals, closure cells and source."""
 
@@ -131,7 +135,11 @@ class Frame:
         if name in self.closure:
             return self.closure[name]
         if name in self.globals:
-            return self.globals[name]
+            value = self.globals[name]
+            if NAMES_READ and not isinstance(value, types.ModuleType) and \
+                    not str(self.globals.get("__name__", "")).startswith("mindlab."):
+                NAMES_READ[-1][id(self.globals), name] = (self.globals, name, value)   # rebound: rebuilt
+            return value
         if hasattr(builtins, name):
             return getattr(builtins, name)
         raise GraphModeSyntaxError(f"name {name!r} is not defined", self.parsed.source(node))
@@ -565,7 +573,11 @@ class Compiler(TensorControlFlow):
         base = self.eval(node.value, frame)
         try:
             value = getattr(base, node.attr)
-            dt = getattr(base, "__dict__", {}).get("_mixed_dtype")
+            d = getattr(base, "__dict__", {})
+            if NAMES_READ and node.attr in d and "_cells" in d and isinstance(value, _PLAIN) and \
+                    not type(base).__module__.startswith("mindlab."):   # a user Cell's plain attribute (self.scale)
+                NAMES_READ[-1][id(d), node.attr] = (d, node.attr, value)
+            dt = d.get("_mixed_dtype")
             if dt is not None and isinstance(value, Parameter) and value.requires_grad and \
                     value.dtype.kind == "f" and value.dtype is not dt:
                 from ..ops import functional as F

@@ -533,3 +533,49 @@ def test_tensors_read_from_globals_and_attributes_are_never_stale():
         assert f(x).item() == 6.0
     finally:
         _SCALE[:] = 1.0
+
+
+def _activation(x):
+    return ops.relu(x)
+
+
+_FACTOR = 2.0
+
+
+def test_redefined_helpers_and_rebound_globals_are_seen():
+    """A notebook cell that redefines a helper a compiled function calls, or rebinds a constant it reads, takes
+    effect at the next call (the program is rebuilt; it kept running the old helper)."""
+    global _activation, _FACTOR
+    f = jit(lambda t: ops.sum(_activation(t)) * _FACTOR)
+    x = Tensor(np.array([-1.0, 0.5], np.float32))
+    old_activation = _activation
+    try:
+        assert f(x).item() == 1.0
+        def _activation(t):                                   # noqa: F811  (the redefinition is the test)
+            return t * 3.0
+        assert f(x).item() == -3.0
+        _FACTOR = 1.0
+        assert f(x).item() == -1.5
+        assert f(x).item() == -1.5 and f.cache_info() == {"hits": 1, "misses": 3, "size": 1}
+        _FACTOR = 1.0                                         # the same value again: no rebuild
+        assert f(x).item() == -1.5 and f.cache_info()["misses"] == 3
+    finally:
+        _activation, _FACTOR = old_activation, 2.0
+    ms.set_context(mode=ms.GRAPH_MODE)
+    net = _Scaled()
+    assert net(x).item() == -1.0
+    net.scale = 0.5                                           # a plain attribute of the user's Cell
+    assert net(x).item() == -0.25
+    for _ in range(3):
+        net.scale = 0.5
+        net(x)
+    assert net._construct_jit().cache_info()["misses"] == 2
+
+
+class _Scaled(ms.nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.scale = 2.0
+
+    def construct(self, t):
+        return ops.sum(t) * self.scale
