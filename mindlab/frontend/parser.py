@@ -715,29 +715,45 @@ class Compiler(TensorControlFlow):
         return "".join(parts)
 
     def expr_ListComp(self, node, frame):
-        return self._comprehension(node, frame, list)
+        out = []
+        self._comprehension(node, frame, lambda inner: out.append(self.eval(node.elt, inner)))
+        self.local_lists[-1].add(id(out))
+        return out
+
+    def expr_GeneratorExp(self, node, frame):
+        """Evaluated at once (``tuple(f(v) for v in vs)``, ``sum(...)``, ``all(...)``): what compiled code does with
+        a generator is consume it, and nothing in a graph can observe the order of evaluation."""
+        return iter(self.expr_ListComp(node, frame))
 
     def expr_DictComp(self, node, frame):
-        raise GraphModeSyntaxError("dict comprehensions; build the dict with a for loop",
-                                   frame.parsed.source(node))
+        out = {}
 
-    def _comprehension(self, node, frame, kind):
-        if len(node.generators) != 1 or node.generators[0].is_async:
-            raise GraphModeSyntaxError("comprehensions with more than one for; use nested for loops",
-                                       frame.parsed.source(node))
-        gen = node.generators[0]
+        def emit(inner):
+            out[self.eval(node.key, inner)] = self.eval(node.value, inner)
+        self._comprehension(node, frame, emit)
+        self.local_lists[-1].add(id(out))
+        return out
+
+    def _comprehension(self, node, frame, emit):
+        """Unroll the comprehension's ``for`` clauses (static iterables, or a tensor's first axis) and ``if``
+        filters (static conditions), calling ``emit(frame)`` for each element."""
         inner = Frame(frame.parsed, frame.globals, frame.closure, frame)
-        out = []
-        it = self.eval(gen.iter, frame)
-        if isinstance(it, Tensor):
-            it = [it[i] for i in range(it.shape[0])]
-        for item in it:
-            self.assign(gen.target, self.lift(item), inner)
-            if all(self._static_true(self.eval(c, inner), node, frame) for c in gen.ifs):
-                out.append(self.eval(node.elt, inner))
-        result = kind(out)
-        self.local_lists[-1].add(id(result))
-        return result
+
+        def loop(k):
+            if k == len(node.generators):
+                emit(inner)
+                return
+            gen = node.generators[k]
+            if gen.is_async:
+                raise GraphModeSyntaxError("async comprehensions cannot be compiled", frame.parsed.source(node))
+            it = self.eval(gen.iter, inner if k else frame)   # (the first iterable is evaluated outside, as Python)
+            if isinstance(it, Tensor):
+                it = [it[i] for i in range(it.shape[0])]
+            for item in it:
+                self.assign(gen.target, self.lift(item), inner)
+                if all(self._static_true(self.eval(c, inner), node, frame) for c in gen.ifs):
+                    loop(k + 1)
+        loop(0)
 
     def _static_true(self, v, node, frame):
         if isinstance(v, Tensor):
@@ -790,7 +806,6 @@ _UNSUPPORTED = {
                 "instead",
     "Yield": "yield: generators cannot be compiled. Return a tuple or use a for loop",
     "YieldFrom": "yield from: generators cannot be compiled. Return a tuple or use a for loop",
-    "GeneratorExp": "generator expressions: generators cannot be compiled. Use a list comprehension or a loop",
     "Await": "await: async code cannot be compiled",
     "AsyncFunctionDef": "async def: async code cannot be compiled",
     "AsyncFor": "async for: async code cannot be compiled",

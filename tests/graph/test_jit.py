@@ -105,6 +105,20 @@ def test_break_continue_in_static_loops():
     np.testing.assert_allclose(jit(f)(Tensor(X)).asnumpy(), X + 0 + 2 + 3)
 
 
+def test_generator_expressions_dict_comprehensions_and_nested_fors():
+    def f(x, ws):
+        total = sum(ops.sum(w * x) for w in ws)                           # a generator consumed by a call
+        scaled = tuple(w * k for k, w in enumerate(ws) if k != 1)
+        table = {f"w{k}": ops.mean(w) for k, w in enumerate(ws)}
+        pairs = [a * b for a in ws for b in (x, 2.0) if a is not ws[2]]
+        rows = [r * 2 for r in x]                                          # a tensor iterates over its first axis
+        return (total + sum(ops.sum(s) for s in scaled) + table["w2"] + ops.sum(pairs[3]) + ops.sum(rows[1])
+                + (1.0 if all(w.shape == x.shape for w in ws) else 0.0))
+    x = Tensor(X.astype(np.float32))
+    ws = tuple(Tensor((X * k).astype(np.float32)) for k in (1.0, -2.0, 0.5))
+    np.testing.assert_allclose(jit(f)(x, ws).asnumpy(), f(x, ws).asnumpy(), rtol=1e-6)
+
+
 def test_closures_tuples_dicts_and_shape_arithmetic():
     scale = 3.0
 
@@ -120,7 +134,7 @@ def test_closures_tuples_dicts_and_shape_arithmetic():
     np.testing.assert_allclose(jit(f)(Tensor(X)).asnumpy(), X + X * 3 * 6)
 
 
-@pytest.mark.parametrize("src_kind", ["try", "yield", "global", "generator", "c_function", "list_mutation"])
+@pytest.mark.parametrize("src_kind", ["try", "yield", "global", "class", "c_function", "list_mutation"])
 def test_unsupported_syntax_names_construct_and_line(src_kind):
     def f_try(x):
         try:
@@ -136,8 +150,10 @@ def test_unsupported_syntax_names_construct_and_line(src_kind):
         global X
         return x
 
-    def f_generator(x):
-        return sum(v for v in (x, x))
+    def f_class(x):
+        class Local:
+            pass
+        return x
 
     def f_c_function(x):
         return math.sin(x)
@@ -148,13 +164,13 @@ def test_unsupported_syntax_names_construct_and_line(src_kind):
             out.append(x)
             x = x * 2
         return x
-    fn = {"try": f_try, "yield": f_yield, "global": f_global, "generator": f_generator,
+    fn = {"try": f_try, "yield": f_yield, "global": f_global, "class": f_class,
           "c_function": f_c_function, "list_mutation": f_list_mutation}[src_kind]
     with pytest.raises(GraphModeSyntaxError) as err:
         jit(fn)(Tensor(X))
     msg = str(err.value)
     assert "test_jit.py:" in msg
-    expected = {"try": "try/except", "yield": "yield", "global": "global", "generator": "generator",
+    expected = {"try": "try/except", "yield": "yield", "global": "global", "class": "class definitions",
                 "c_function": "math.sin", "list_mutation": "list.append"}[src_kind]
     assert expected in msg
 
