@@ -1,4 +1,0 @@
-"""Composite operations (MindSpore's ``ops.composite``): GradOperation."""
-from ..autodiff.grad import GradOperation
-
-__all__ = ["GradOperation"]

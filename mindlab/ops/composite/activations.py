@@ -1,0 +1,3 @@
+"""activations composites (see package docstring)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""creation composites (see package docstring)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""elementwise composites (see package docstring)."""
+
+__all__ = []

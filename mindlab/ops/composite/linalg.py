@@ -1,0 +1,3 @@
+"""linalg composites (see package docstring)."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""losses composites (see package docstring)."""
+
+__all__ = []

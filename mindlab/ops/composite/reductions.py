@@ -1,0 +1,3 @@
+"""reductions composites (see package docstring)."""
+
+__all__ = []

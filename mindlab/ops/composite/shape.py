@@ -1,0 +1,3 @@
+"""shape composites (see package docstring)."""
+
+__all__ = []
