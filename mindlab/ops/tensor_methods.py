@@ -30,6 +30,11 @@ METHODS = {
     "pow": ("pow", "self"), "matmul": ("matmul", "self"), "add": ("add", "self"), "sub": ("sub", "self"),
     "mul": ("mul", "self"), "div": ("div", "self"), "neg": ("neg", "self"), "sign": ("sign", "self"),
     "all": ("all", "self"), "any": ("any", "self"), "tile": ("tile", "self"), "softmax": ("softmax", "self"),
+    "clip": ("clamp", "self"), "clamp": ("clamp", "self"), "var": ("var", "self"), "std": ("std", "self"),
+    "cumsum": ("cumsum", "self"), "logsumexp": ("logsumexp", "self"), "isnan": ("isnan", "self"),
+    "isinf": ("isinf", "self"), "isfinite": ("isfinite", "self"), "remainder": ("remainder", "self"),
+    "fmod": ("fmod", "self"), "trunc": ("trunc", "self"), "lerp": ("lerp", "self"),
+    "nan_to_num": ("nan_to_num", "self"), "count_nonzero": ("count_nonzero", "self"),
 }
 
 
@@ -97,7 +102,13 @@ def _copy(self):
     return Tensor(self.asnumpy())
 
 
+def _reshape(self, *shape):
+    """``x.reshape((2, 3))`` or, as in PyTorch and numpy, ``x.reshape(2, 3)``."""
+    return F.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+
 Tensor.__pos__ = _pos
+Tensor.reshape = _reshape
 Tensor.__setitem__ = _setitem
 Tensor.copy = _copy
 Tensor.flatten = _flatten
