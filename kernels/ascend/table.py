@@ -26,12 +26,15 @@ __all__ = ["ROUTES", "install", "route_table"]
 # vector passes per element of the elementwise ops that take more than one simple instruction
 _PASSES = {"div": 4, "exp": 4, "log": 4, "sqrt": 4, "rsqrt": 5, "reciprocal": 4, "pow": 9, "tanh": 8,
            "sigmoid": 8, "gelu": 20, "gelu_grad": 24, "softplus": 12, "floor_div": 6, "floor_mod": 7, "sign": 2,
-           "select": 1, "dropout": 2, "extremum_mask": 3}
+           "select": 1, "dropout": 2, "extremum_mask": 3,
+           "sin": 8, "cos": 8, "tan": 10, "atan": 10, "sinh": 8, "cosh": 8, "erf": 12, "log1p": 5, "expm1": 5,
+           "atan2": 14, "ceil": 1, "round": 1}
 
 _VECTOR = ["add", "sub", "mul", "div", "neg", "exp", "pow", "floor_div", "floor_mod", "square", "maximum", "minimum",
            "log", "sqrt", "rsqrt", "reciprocal", "abs", "sign", "floor", "tanh", "sigmoid", "relu", "gelu",
            "gelu_grad", "softplus", "equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
-           "logical_and", "logical_or", "logical_not", "select", "cast", "dropout"]
+           "logical_and", "logical_or", "logical_not", "select", "cast", "dropout",
+           "sin", "cos", "tan", "atan", "sinh", "cosh", "erf", "log1p", "expm1", "atan2", "ceil", "round"]
 _REDUCE = {"sum": "sum", "mean": "mean", "max": "max", "min": "min", "prod": "prod", "all": "all", "any": "any",
            "argmax": "argmax", "argmin": "argmin"}
 _MTE = {"broadcast_to": (0,), "transpose": (0,), "tensor_getitem": (0,), "strided_slice": (0,), "concat": None,

@@ -88,6 +88,10 @@ def _cast(x, dtype):
     return x.astype(dtype.np, copy=False)
 
 
+def _round(x):
+    return xp().round(x) if x.dtype.kind == "f" else x   # integers are rounded already (cupy rejects bools)
+
+
 def _select(cond, x, y):
     return xp().where(cond, x, y)
 
@@ -104,4 +108,8 @@ KERNELS = {
     "less_equal": _ufunc("less_equal"), "greater": _ufunc("greater"), "greater_equal": _ufunc("greater_equal"),
     "logical_and": _ufunc("logical_and"), "logical_or": _ufunc("logical_or"),
     "logical_not": _ufunc("logical_not"), "select": _select, "cast": _cast,
+    "sin": _float_ufunc("sin"), "cos": _float_ufunc("cos"), "tan": _float_ufunc("tan"),
+    "atan": _float_ufunc("arctan"), "sinh": _float_ufunc("sinh"), "cosh": _float_ufunc("cosh"),
+    "log1p": _float_ufunc("log1p"), "expm1": _float_ufunc("expm1"), "erf": lambda x: special().erf(_as_float(x)),
+    "atan2": lambda y, x: xp().arctan2(_as_float(y), _as_float(x)), "ceil": _ufunc("ceil"), "round": _round,
 }

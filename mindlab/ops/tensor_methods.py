@@ -35,6 +35,9 @@ METHODS = {
     "isinf": ("isinf", "self"), "isfinite": ("isfinite", "self"), "remainder": ("remainder", "self"),
     "fmod": ("fmod", "self"), "trunc": ("trunc", "self"), "lerp": ("lerp", "self"),
     "nan_to_num": ("nan_to_num", "self"), "count_nonzero": ("count_nonzero", "self"),
+    "sin": ("sin", "self"), "cos": ("cos", "self"), "tan": ("tan", "self"), "atan": ("atan", "self"),
+    "sinh": ("sinh", "self"), "cosh": ("cosh", "self"), "erf": ("erf", "self"), "log1p": ("log1p", "self"),
+    "expm1": ("expm1", "self"), "atan2": ("atan2", "self"), "ceil": ("ceil", "self"), "round": ("round", "self"),
 }
 
 

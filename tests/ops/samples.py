@@ -26,7 +26,7 @@ def positive(*shape, seed=0):
     return rand(*shape, low=0.5, high=2.0, seed=seed)
 
 
-FAMILIES = ("math", "reduce", "array", "linalg", "nn", "optim")
+FAMILIES = ("math", "reduce", "array", "linalg", "nn", "optim", "transcendental")
 
 
 def all_samples():

@@ -114,3 +114,21 @@ def test_errors_name_the_op():
         ops.cumsum(x)
     with pytest.raises(TypeError, match=r"logsumexp: the input must be floating point, got Int32\[2\]"):
         ops.logsumexp(Tensor(np.array([1, 2], np.int32)))
+
+
+def test_transcendental_primitives_through_the_public_api():
+    x = np.array([[0.3, -0.8, 1.2], [1e-10, -0.5, 0.0]])
+    for fn, ref in [(ops.sin, np.sin), (ops.cos, np.cos), (ops.tan, np.tan), (ops.atan, np.arctan),
+                    (ops.sinh, np.sinh), (ops.cosh, np.cosh), (ops.log1p, np.log1p), (ops.expm1, np.expm1)]:
+        check(fn, ref, x)
+        assert fn(Tensor(x.astype(np.float32))).dtype == ms.float32 and fn(Tensor(np.array([1, 2]))).dtype == ms.float32
+    from scipy.special import erf
+    check(ops.erf, erf, x)
+    check(ops.atan2, np.arctan2, x, np.abs(x[::-1]) + 0.5)
+    check(ops.round, np.round, np.array([0.5, 1.5, 2.5, -0.5, -2.7]), grad=False)
+    check(ops.ceil, np.ceil, np.array([0.5, -1.5, 2.0]), grad=False)
+    assert ops.log1p(Tensor(np.array([1e-20]))).asnumpy()[0] == 1e-20           # where log(1 + x) gives 0
+    t = Tensor(x)
+    np.testing.assert_allclose((t.sin() + t.cos().round() + t.atan2(2.0)).asnumpy(),
+                               np.sin(x) + np.round(np.cos(x)) + np.arctan2(x, 2.0))
+    assert not ms.grad(lambda a: ops.sum(ops.round(a) + ops.ceil(a)))(t).asnumpy().any()   # step functions: 0
