@@ -7,18 +7,16 @@ optimizers and the training wrappers.
 >>> train = nn.TrainOneStepCell(nn.WithLossCell(net, loss_fn), nn.Adam(net.trainable_params(), 1e-3))
 """
 from .cell import Cell, SequentialCell, CellList
-from .layer import (ReLU, GELU, Sigmoid, Tanh, Softmax, LogSoftmax, get_activation, Dense, Flatten, Dropout, Conv2d,
-                    MaxPool2d, AvgPool2d, BatchNorm2d, LayerNorm, Embedding)
-from .loss import LossBase, SoftmaxCrossEntropyWithLogits, MSELoss, L1Loss
+from .layer import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
 from .optim import Optimizer, SGD, Momentum, Adam, AdamWeightDecay
 from .learning_rate_schedule import LearningRateSchedule
 from .wrap import WithLossCell, TrainOneStepCell
 from . import layer, loss, optim, wrap
 
-__all__ = ["Cell", "SequentialCell", "CellList", "ReLU", "GELU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
-           "get_activation", "Dense", "Flatten", "Dropout", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d",
-           "LayerNorm", "Embedding", "LossBase", "SoftmaxCrossEntropyWithLogits", "MSELoss", "L1Loss", "Optimizer",
-           "SGD", "Momentum", "Adam", "AdamWeightDecay", "LearningRateSchedule", "WithLossCell", "TrainOneStepCell"]
+__all__ = ["Cell", "SequentialCell", "CellList"] + layer.__all__ + loss.__all__ + [
+    "Optimizer", "SGD", "Momentum", "Adam", "AdamWeightDecay", "LearningRateSchedule", "WithLossCell",
+    "TrainOneStepCell"]
 
 
 # Metrics, the evaluation cell and the loss-scale training cells live in mindlab.train / mindlab.amp (which import

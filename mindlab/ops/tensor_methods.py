@@ -38,6 +38,12 @@ METHODS = {
     "sin": ("sin", "self"), "cos": ("cos", "self"), "tan": ("tan", "self"), "atan": ("atan", "self"),
     "sinh": ("sinh", "self"), "cosh": ("cosh", "self"), "erf": ("erf", "self"), "log1p": ("log1p", "self"),
     "expm1": ("expm1", "self"), "atan2": ("atan2", "self"), "ceil": ("ceil", "self"), "round": ("round", "self"),
+    "unsqueeze": ("unsqueeze", "self"), "swapaxes": ("swapaxes", "self"), "movedim": ("movedim", "self"),
+    "flip": ("flip", "self"), "roll": ("roll", "self"), "narrow": ("narrow", "self"), "chunk": ("chunk", "self"),
+    "repeat_interleave": ("repeat_interleave", "self"), "view_as": ("view_as", "self"),
+    "reshape_as": ("reshape_as", "self"), "expand_as": ("expand_as", "self"), "masked_fill": ("masked_fill", "self"),
+    "tril": ("tril", "self"), "triu": ("triu", "self"), "diagonal": ("diagonal", "self"), "trace": ("trace", "self"),
+    "dot": ("dot", "self"), "outer": ("outer", "self"), "norm": ("norm", "self"),
 }
 
 
@@ -105,6 +111,11 @@ def _copy(self):
     return Tensor(self.asnumpy())
 
 
+def _permute(self, *dims):
+    """``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``."""
+    return F.permute(self, *dims)
+
+
 def _reshape(self, *shape):
     """``x.reshape((2, 3))`` or, as in PyTorch and numpy, ``x.reshape(2, 3)``."""
     return F.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -112,6 +123,7 @@ def _reshape(self, *shape):
 
 Tensor.__pos__ = _pos
 Tensor.reshape = _reshape
+Tensor.permute = _permute
 Tensor.__setitem__ = _setitem
 Tensor.copy = _copy
 Tensor.flatten = _flatten

@@ -1,4 +1,5 @@
 """Loss functions."""
-from .loss import LossBase, SoftmaxCrossEntropyWithLogits, MSELoss, L1Loss
+from . import loss
+from .loss import *  # noqa: F401,F403
 
-__all__ = ["LossBase", "SoftmaxCrossEntropyWithLogits", "MSELoss", "L1Loss"]
+__all__ = list(loss.__all__)
