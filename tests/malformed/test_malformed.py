@@ -126,7 +126,7 @@ def _yield(x):
 
 
 def _genexp(x):
-    return sum(v for v in (x, x))
+    return sum(v for v in (x, x) if ops.sum(v) > 0)     # (generators compile; a tensor filter cannot)
 
 
 G_VALUE = 0
@@ -175,7 +175,7 @@ def _lambda_default(x):
 
 
 SYNTAX_CASES = [(f"graph-{fn.__name__.strip('_')}", fn, word) for fn, word in [
-    (_try, "try"), (_with, "with"), (_yield, "yield|generator"), (_genexp, "generator"), (_global, "global"),
+    (_try, "try"), (_with, "with"), (_yield, "yield|generator"), (_genexp, "comprehension filtered by a tensor condition"), (_global, "global"),
     (_foreign, "sqrt|math|C function|foreign"), (_mutate_under_tensor_if, "append|list|mutat"), (_del, "del"),
     (_async_for, "async"),
 ]]
