@@ -548,7 +548,10 @@ def test_large_kernels_keep_their_pool_threads_off_the_calling_threads_cpu():
     call = fused_nodes(c.optimized)[0].op.impl["CPU"]
     assert call.chunks > 1                                   # big enough to run on the pool
     assert os.sched_getaffinity(0) == before                 # the caller's own affinity is restored
-    placement = fused_kernels._caller_placement()
-    call(x.asnumpy(), np.float32(1.5), np.float32(0.25))
-    pool_cpus = fused_kernels._threads().submit(os.sched_getaffinity, 0).result()
+    for _ in range(5):   # the OS may move the calling thread between the reads: a few tries, one must agree
+        placement = fused_kernels._caller_placement()
+        call(x.asnumpy(), np.float32(1.5), np.float32(0.25))
+        pool_cpus = fused_kernels._threads().submit(os.sched_getaffinity, 0).result()
+        if pool_cpus == before - {placement[0]} and fused_kernels._getcpu() == placement[0]:
+            break
     assert pool_cpus == before - {placement[0]} or fused_kernels._getcpu() != placement[0]
