@@ -7,7 +7,8 @@ vocabulary maps to CUDA device functions here: ``fexp``/``flog``/``ftanh``/``fsq
 ``fmaximum``/``fminimum`` -> numpy's NaN-propagating max/min, ``np.sign``/``np.floor`` -> ``fsign``/``ffloor``.
 The generated kernel is a grid-stride loop over the flattened output; full inputs are read at the element, row
 inputs (a bias) at the column, scalar inputs once from a one-element device array. Each thread takes ``UNROLL``
-elements at a time (``MINDLAB_CUDA_UNROLL``, default 2: fastest on an H200, 2026-11-27), all loaded before any is computed, then the rest one by one:
+elements at a time (``MINDLAB_CUDA_UNROLL``, default 2: fastest on an H200, 2026-11-27), all loaded before any is
+computed, then the rest one by one:
 
     def fused_kernel(n, n_cols, in0, in1, in2, out0):
         s1 = in1[0]

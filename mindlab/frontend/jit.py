@@ -105,11 +105,11 @@ class Compiled:
         _events.publish("compile", compiled=self)     # for notebook tools (mindlab.jupyter); free when unheard
 
     def state(self):
-        """True when this program may run the call: "stale" when a global or a plain Cell attribute it read has been
-        rebound (a notebook cell redefined a helper function or a constant, ``net.scale = 0.5``) or a tensor it took as a constant (a global's, an attribute's)
-        has been changed in place or replaced since; "modes" when the Cells it read no longer have
-        the modes it was built with (a sub-cell's ``set_train`` or ``to_float``; checked again only after some
-        cell's mode changed)."""
+        """True when this program may run the call. "stale" when a global or a plain Cell attribute it read has been
+        rebound since (a notebook cell redefined a helper function or a constant, ``net.scale = 0.5``), or a tensor
+        it took as a constant (a global's, an attribute's) has been changed in place or replaced; "modes" when the
+        Cells it read no longer have the modes it was built with (a sub-cell's ``set_train`` or ``to_float``;
+        checked again only after some cell's mode changed)."""
         for namespace, name, value in self.names_read:   # a notebook cell redefined a helper or a constant
             now = namespace.get(name, _UNSET)
             if now is not value and not (type(now) is type(value) and type(value) in _SCALARS and now == value):

@@ -239,7 +239,8 @@ class Cell:
         else:
             if name == "training":
                 MODES[0] += 1
-            elif cells is not None and cells.compiled and (isinstance(value, Tensor) or isinstance(d.get(name), Tensor)):
+            elif cells is not None and cells.compiled and (isinstance(value, Tensor) or
+                                                           isinstance(d.get(name), Tensor)):
                 STRUCTURE[0] += 1   # a tensor attribute compiled code read as a constant was replaced
             object.__setattr__(self, name, value)
 
